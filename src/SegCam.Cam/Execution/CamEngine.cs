@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using SegCam.Cam.Graphs;
+using SegCam.Cam.Layers;
+using SegCam.Cam.Methods;
+using SegCam.Cam.PixelSets;
+using SegCam.Common.Errors;
+
+namespace SegCam.Cam.Execution;
+
+/// <summary>
+/// Computes CAMs: one cached ORT session per (model, layer, options, input shape, rule-set version);
+/// the pixel set and class are session inputs, so changing them never recompiles.
+/// </summary>
+public sealed class CamEngine : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<CamSession>> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<PostProcessSession>> _postSessions = new(StringComparer.Ordinal);
+
+    /// <summary>Creates an engine on <paramref name="device"/>; <paramref name="report"/> hears which provider is active.</summary>
+    public CamEngine(ExecutionDevice device = ExecutionDevice.Cpu, Action<string>? report = null)
+    {
+        Sessions = new SessionOptionsFactory(device, report);
+    }
+
+    /// <summary>Session options and the active provider.</summary>
+    public SessionOptionsFactory Sessions { get; }
+
+    /// <summary>Graph optimisation level of new sessions (tests compare levels).</summary>
+    public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>Number of compiled CAM sessions held.</summary>
+    public int CachedSessions => _sessions.Count;
+
+    /// <summary>Runs one request.</summary>
+    public CamResult Compute(SegmentationModel model, CamRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(request);
+        request.Options.Validate();
+        model.ValidateInputShape(request.InputShape);
+        var expected = request.InputShape.Aggregate(1L, (a, d) => checked(a * d));
+        if (request.Input.LongLength != expected)
+        {
+            throw new InvalidRequestException($"input has {request.Input.LongLength} values; its shape [{string.Join(", ", request.InputShape)}] needs {expected}");
+        }
+
+        var layer = LayerCatalog.Resolve(model, request.InputShape, request.Layer);
+        var session = Session(model, layer, request.InputShape, request.Options);
+        var augmented = session.Model;
+        if (request.Class < 0 || request.Class >= augmented.Classes)
+        {
+            throw new InvalidRequestException($"class {request.Class} is out of range; the model has {augmented.Classes} classes (0..{augmented.Classes - 1})");
+        }
+
+        var batch = request.InputShape[0];
+        var mask = PixelSetRasterizer.Rasterize(request.PixelSet, batch, augmented.OutputSpatial);
+        var classes = Enumerable.Repeat((long)request.Class, (int)batch).ToArray();
+        var outputs = session.Run(request.Input, mask, classes, request.PixelSet.WithinPredicted, cancellationToken, out var elapsed);
+
+        var maps = new Dictionary<CamMethod, float[]>();
+        foreach (var (method, name) in augmented.CamOutputs)
+        {
+            maps[method] = outputs[name];
+        }
+
+        var activation = augmented.ActivationOutput is null ? null : outputs[augmented.ActivationOutput];
+        long[] mapShape = request.Options.Resolution == CamResolution.Input
+            ? [batch, .. request.InputShape[2..]]
+            : [batch, .. augmented.ActivationShape[2..]];
+        if (request.Options.Methods.Contains(CamMethod.SegEigenCam))
+        {
+            var clock = Stopwatch.StartNew();
+            maps[CamMethod.SegEigenCam] = EigenMap(model, augmented, activation!, request);
+            elapsed += clock.Elapsed;
+        }
+
+        var counts = outputs[augmented.PixelCountOutput].Select(v => (long)Math.Round(v)).ToArray();
+        var flags = new CamFlags[batch];
+        var perItem = mapShape.Skip(1).Aggregate(1L, (a, d) => a * d);
+        for (var n = 0; n < batch; n++)
+        {
+            if (counts[n] == 0)
+            {
+                flags[n] |= CamFlags.EmptyPixelSet;
+            }
+
+            foreach (var map in maps.Values)
+            {
+                var item = map.AsSpan((int)(n * perItem), (int)perItem);
+                if (item.ContainsAnyExcept(0f))
+                {
+                    if (!float.IsFinite(MaxAbs(item)))
+                    {
+                        throw new InvalidRequestException("NONFINITE: the model produced a non-finite value in the activation, gradient or map");
+                    }
+                }
+                else
+                {
+                    flags[n] |= CamFlags.ZeroMap;
+                }
+            }
+        }
+
+        return new CamResult
+        {
+            Maps = maps,
+            MapShape = mapShape,
+            Logits = outputs[augmented.LogitsOutput],
+            LogitsShape = augmented.LogitsShape,
+            PixelCounts = counts,
+            Flags = flags,
+            Activation = request.Options.ExportTensors ? activation : null,
+            Gradient = augmented.GradientOutput is null ? null : outputs[augmented.GradientOutput],
+            ActivationShape = augmented.ActivationShape,
+            RunTime = elapsed,
+        };
+    }
+
+    /// <summary>Compiles (or reuses) the session for a request without running it.</summary>
+    public void Prepare(SegmentationModel model, string? layer, long[] inputShape, CamOptions options)
+        => Session(model, LayerCatalog.Resolve(model, inputShape, layer), inputShape, options);
+
+    private CamSession Session(SegmentationModel model, string layer, long[] inputShape, CamOptions options)
+    {
+        var key = $"{model.Hash}|{layer}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}";
+        return _sessions.GetOrAdd(key, _ => new Lazy<CamSession>(() =>
+            new CamSession(AugmentedModelBuilder.Build(model, layer, inputShape, options), Sessions, OptimizationLevel))).Value;
+    }
+
+    private float[] EigenMap(SegmentationModel model, AugmentedModel augmented, float[] activation, CamRequest request)
+    {
+        var shape = augmented.ActivationShape;
+        var channels = (int)shape[1];
+        var positions = (int)shape.Skip(2).Aggregate(1L, (a, d) => a * d);
+        var batch = (int)shape[0];
+        var raw = new float[batch * positions];
+        for (var n = 0; n < batch; n++)
+        {
+            var e = EigenProjection.Project(activation.AsSpan(n * channels * positions, channels * positions), channels, positions);
+            for (var p = 0; p < positions; p++)
+            {
+                raw[(n * positions) + p] = (float)e[p];
+            }
+        }
+
+        long[] mapShape = [shape[0], 1, .. shape[2..]];
+        var inputSpatial = request.InputShape[2..];
+        var key = $"{string.Join('x', mapShape)}|{string.Join('x', inputSpatial)}|{request.Options.GraphKey}|{model.Opset}";
+        var post = _postSessions.GetOrAdd(key, _ => new Lazy<PostProcessSession>(() =>
+            new PostProcessSession(mapShape, inputSpatial, request.Options, Math.Max(model.Opset, 13), Sessions))).Value;
+        return post.Run(raw);
+    }
+
+    private static float MaxAbs(ReadOnlySpan<float> values)
+    {
+        var max = 0f;
+        foreach (var v in values)
+        {
+            max = Math.Max(max, Math.Abs(v));
+            if (!float.IsFinite(v))
+            {
+                return float.NaN;
+            }
+        }
+
+        return max;
+    }
+
+    /// <summary>Releases every cached session.</summary>
+    public void Dispose()
+    {
+        foreach (var s in _sessions.Values.Where(s => s.IsValueCreated))
+        {
+            s.Value.Dispose();
+        }
+
+        foreach (var s in _postSessions.Values.Where(s => s.IsValueCreated))
+        {
+            s.Value.Dispose();
+        }
+
+        _sessions.Clear();
+        _postSessions.Clear();
+    }
+}

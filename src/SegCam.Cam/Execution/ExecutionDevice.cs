@@ -1,0 +1,80 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace SegCam.Cam.Execution;
+
+/// <summary>Where sessions run.</summary>
+public enum ExecutionDevice
+{
+    /// <summary>ONNX Runtime's CPU execution provider.</summary>
+    Cpu,
+
+    /// <summary>The CUDA execution provider (GPU build of ONNX Runtime), falling back to CPU when unavailable.</summary>
+    Cuda,
+}
+
+/// <summary>Creates session options for a device and reports which provider is really active.</summary>
+public sealed class SessionOptionsFactory
+{
+    private readonly Action<string> _report;
+
+    /// <summary>Tries <paramref name="requested"/> once; on failure falls back to CPU and says why through <paramref name="report"/>.</summary>
+    public SessionOptionsFactory(ExecutionDevice requested, Action<string>? report = null)
+    {
+        _report = report ?? (_ => { });
+        Requested = requested;
+        Active = ExecutionDevice.Cpu;
+        if (requested == ExecutionDevice.Cuda)
+        {
+            try
+            {
+                using var probe = SessionOptions.MakeSessionOptionWithCudaProvider(0);
+                Active = ExecutionDevice.Cuda;
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or InvalidOperationException)
+            {
+                FallbackReason = $"CUDA execution provider unavailable ({ex.Message.Split('\n')[0]}); running on CPU";
+            }
+        }
+
+        _report(FallbackReason ?? $"execution provider: {ProviderName}");
+    }
+
+    /// <summary>The device asked for.</summary>
+    public ExecutionDevice Requested { get; }
+
+    /// <summary>The device sessions actually use.</summary>
+    public ExecutionDevice Active { get; }
+
+    /// <summary>Why the requested device is not used, if it is not.</summary>
+    public string? FallbackReason { get; }
+
+    /// <summary>ORT's name of the active provider.</summary>
+    public string ProviderName => Active == ExecutionDevice.Cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
+
+    /// <summary>New options for one session.</summary>
+    public SessionOptions Create(GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+    {
+        SessionOptions options;
+        if (Active == ExecutionDevice.Cuda)
+        {
+            using var cuda = new OrtCUDAProviderOptions();
+            cuda.UpdateOptions(new Dictionary<string, string>
+            {
+                ["device_id"] = "0",
+                ["cudnn_conv_algo_search"] = "HEURISTIC",
+                ["cudnn_conv_use_max_workspace"] = "1",
+                ["do_copy_in_default_stream"] = "1",
+                ["arena_extend_strategy"] = "kSameAsRequested",
+            });
+            options = SessionOptions.MakeSessionOptionWithCudaProvider(cuda);
+        }
+        else
+        {
+            options = new SessionOptions();
+        }
+
+        options.GraphOptimizationLevel = level;
+        options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+        return options;
+    }
+}

@@ -1,0 +1,142 @@
+using Microsoft.ML.OnnxRuntime;
+using SegCam.Cam.Methods;
+using SegCam.Common.Errors;
+using SegCam.Onnx.Autodiff;
+using SegCam.Onnx.Graph;
+using SegCam.Onnx.Model;
+using SegCam.Onnx.Probing;
+using SegCam.Onnx.Protocol;
+
+namespace SegCam.Cam.Graphs;
+
+/// <summary>
+/// Builds the augmented model: forward + seed from (mask, class) + backward to the target layer + every
+/// requested CAM, so one ORT run does it all and changing the pixel set or the class never recompiles
+/// (AUTODIFF.md 1.5).
+/// </summary>
+internal static class AugmentedModelBuilder
+{
+    public static AugmentedModel Build(SegmentationModel source, string layer, long[] inputShape, CamOptions options)
+    {
+        options.Validate();
+        var model = source.Proto.Clone();
+        var graph = model.Graph;
+        var info = source.Probe(inputShape);
+        var index = new GraphIndex(graph);
+        if (!info.TryGetValue(layer, out var activationInfo))
+        {
+            throw new TargetNotFoundException($"layer '{layer}' is not a tensor of the model; list candidates with 'segcam layers'");
+        }
+
+        if (!TensorValues.IsFloat(activationInfo.ElemType) || activationInfo.Rank < 3)
+        {
+            throw new InvalidRequestException($"layer '{layer}' has element type {activationInfo.ElemType} and shape [{string.Join(", ", activationInfo.Shape)}]; a float tensor (N, channels, spatial…) is required");
+        }
+
+        var target = TargetResolver.Resolve(index, info, source.Output);
+        var logitsShape = info[target.Logits].Shape;
+        var b = new GraphBuilder(graph, source.Opset, TensorValues.Float);
+        var spatialOut = logitsShape[2..];
+        long batch = inputShape[0];
+        long classes = logitsShape[1];
+        long[] maskShape = [batch, 1, .. spatialOut];
+        var mask = b.AddInput("mask", TensorValues.UInt8, maskShape);
+        var cls = b.AddInput("class", TensorValues.Int64, [batch]);
+        var usePredicted = b.AddInput("use_predicted", TensorValues.Bool, [1]);
+
+        // Seed: dS/dlogits for S = Σ mask ⊙ z_c, with z = logits or probabilities.
+        var ones = Enumerable.Repeat(1L, spatialOut.Length).ToArray();
+        var classIds = b.Initializer(TensorValues.FromLongs(string.Empty, Enumerable.Range(0, (int)classes).Select(i => (long)i).ToArray(), [1, classes, .. ones]), "class_ids");
+        var clsB = b.Reshape(cls, [batch, 1, .. ones], "seed");
+        var oneHot = b.Cast(b.Op("Equal", "seed", [classIds, clsB]), TensorValues.Float, "seed");
+        var predicted = classes > 1
+            ? b.Op("Equal", "seed", [b.Op("ArgMax", "seed", [target.Logits], Attr.Int("axis", 1), Attr.Int("keepdims", 1)), clsB])
+            : b.Greater(target.Logits, b.Scalar(0), "seed");
+        var predictedFactor = b.Where(usePredicted, b.Cast(predicted, TensorValues.Float, "seed"), b.Scalar(1), "seed");
+        var effectiveMask = b.Mul(b.Cast(mask, TensorValues.Float, "seed"), predictedFactor, "seed");
+        var seed = b.Mul(effectiveMask, oneHot, "seed");
+        var pixelCount = b.ReduceSum(effectiveMask, Enumerable.Range(1, maskShape.Length - 1).Select(i => (long)i).ToArray(), keepDims: false, "pixel_count");
+        if (options.Target == CamTarget.Probabilities)
+        {
+            seed = ProbabilitySeed(b, target, seed, classes);
+        }
+
+        var needGradient = options.Methods.Any(m => m.NeedsGradient()) || options.ExportTensors;
+        string? gradient = null;
+        if (needGradient)
+        {
+            gradient = BackwardBuilder.Append(b, index, info, layer, target.Logits, seed);
+        }
+
+        var camOutputs = new Dictionary<CamMethod, string>();
+        long[] activationShape = activationInfo.Shape;
+        long[] mapShape = [activationShape[0], 1, .. activationShape[2..]];
+        var inputSpatial = inputShape[2..];
+        if (gradient is not null)
+        {
+            var head = new CamHeadEmitter(b, layer, gradient, activationShape, options);
+            foreach (var method in options.Methods.Where(m => m.NeedsGradient()))
+            {
+                var raw = head.Emit(method);
+                camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());
+            }
+        }
+
+        graph.Output.Clear();
+        b.AddOutput(target.Logits, TensorValues.Float);
+        b.AddOutput(pixelCount, TensorValues.Float);
+        foreach (var name in camOutputs.Values)
+        {
+            b.AddOutput(name, TensorValues.Float);
+        }
+
+        var exportActivation = options.ExportTensors || options.Methods.Contains(CamMethod.SegEigenCam);
+        if (exportActivation)
+        {
+            b.AddOutput(layer, TensorValues.Float);
+        }
+
+        string? gradientOutput = null;
+        if (options.ExportTensors && gradient is not null)
+        {
+            gradientOutput = gradient == layer || graph.Output.Any(o => o.Name == gradient) ? b.Op("Identity", "gradient", [gradient]) : gradient;
+            b.AddOutput(gradientOutput, TensorValues.Float);
+        }
+
+        return new AugmentedModel
+        {
+            Model = model,
+            Input = source.Input,
+            InputShape = inputShape,
+            MaskInput = mask,
+            ClassInput = cls,
+            PredictedInput = usePredicted,
+            LogitsOutput = target.Logits,
+            LogitsShape = logitsShape,
+            PixelCountOutput = pixelCount,
+            CamOutputs = camOutputs,
+            Activation = layer,
+            ActivationShape = activationShape,
+            ActivationOutput = exportActivation ? layer : null,
+            GradientOutput = gradientOutput,
+        };
+    }
+
+    // dS/dlogits through our own probability transform (the model's own Softmax, wherever it sits, is not differentiated):
+    // softmax: P ⊙ (seed − Σ_c seed ⊙ P); sigmoid: seed ⊙ P ⊙ (1 − P).
+    private static string ProbabilitySeed(GraphBuilder b, ModelTarget target, string seed, long classes)
+    {
+        const string h = "seed/probabilities";
+        if (classes == 1 || target.FinalActivation == "Sigmoid")
+        {
+            var p = b.Op("Sigmoid", h, [target.Logits]);
+            return b.Mul(seed, b.Mul(p, b.Sub(b.Scalar(1), p, h), h), h);
+        }
+
+        var shifted = b.Sub(target.Logits, b.ReduceMax(target.Logits, [1], keepDims: true, h), h);
+        var e = b.Op("Exp", h, [shifted]);
+        var probabilities = b.Div(e, b.ReduceSum(e, [1], keepDims: true, h), h);
+        var dot = b.ReduceSum(b.Mul(seed, probabilities, h), [1], keepDims: true, h);
+        return b.Mul(probabilities, b.Sub(seed, dot, h), h);
+    }
+}

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using SegCam.Cli.Commands;
+using SegCam.Common.Errors;
+
+namespace SegCam.Cli;
+
+/// <summary>The <c>segcam</c> command tree and the one place that maps errors to exit codes.</summary>
+public static class CliApp
+{
+    /// <summary>Exit code of a usage error (bad or missing options).</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Exit code of a cancelled run.</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>Parses and runs <paramref name="args"/>, writing results to <paramref name="stdout"/> and errors to <paramref name="stderr"/>.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("SegCamPlugin: class activation maps (Seg-HiRes-Grad CAM and its siblings) for ONNX segmentation models");
+        var verbose = new Option<bool>("--verbose") { Description = "Print stack traces of errors", Recursive = true };
+        root.Options.Add(verbose);
+        root.Subcommands.Add(LayersCommand.Create(stdout));
+        root.Subcommands.Add(CamCommand.Create(stdout, stderr));
+        root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"segcam: {error.Message}").ConfigureAwait(false);
+            }
+
+            await stderr.WriteLineAsync("Run 'segcam --help' (or 'segcam COMMAND --help') for usage.").ConfigureAwait(false);
+            return UsageError;
+        }
+
+        try
+        {
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SegCamException ex)
+        {
+            await stderr.WriteLineAsync($"segcam: error: {ex.Message}").ConfigureAwait(false);
+            if (parse.GetValue(verbose))
+            {
+                await stderr.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+
+            return ExitCode(ex.Kind);
+        }
+        catch (OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("segcam: cancelled").ConfigureAwait(false);
+            return Cancelled;
+        }
+        catch (UsageException ex)
+        {
+            await stderr.WriteLineAsync($"segcam: {ex.Message}").ConfigureAwait(false);
+            return UsageError;
+        }
+    }
+
+    /// <summary>The exit code of an error kind (docs: STYLE.md error table).</summary>
+    public static int ExitCode(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidInput => 3,
+        ErrorKind.NotFound => 4,
+        ErrorKind.Unsupported => 5,
+        ErrorKind.ResourceLimit => 6,
+        ErrorKind.DeviceUnavailable => 7,
+        _ => 1,
+    };
+}
+
+/// <summary>An option value that parses but makes no sense (exit code 2).</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using SegCam.Cam;
+using SegCam.Cam.Execution;
+using SegCam.Cam.Layers;
+using SegCam.Cam.Methods;
+using SegCam.Cam.PixelSets;
+using SegCam.Onnx.Model;
+
+namespace SegCam.Cli.Commands;
+
+/// <summary>
+/// <c>segcam bench</c>: ratios in one process on one machine — all gradient CAMs of one request, and one CAM,
+/// over plain inference of the same batch; medians of several timed runs after warm-up.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = CommonOptions.Model();
+        var shape = new Option<string>("--input-shape") { Description = "Input shape, e.g. 8,1,256,256", Required = true };
+        var layers = new Option<string>("--layers") { Description = "Semicolon-separated layers (names or roles)", DefaultValueFactory = _ => "bottleneck;encoder level 1" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per measurement (median reported)", DefaultValueFactory = _ => 7 };
+        var device = CommonOptions.Device();
+        var command = new Command("bench", "Benchmark CAM time against plain inference (ratios, medians)") { model, shape, layers, runs, device };
+        command.SetAction(async (parse, ct) =>
+        {
+            var m = SegmentationModel.Load(parse.GetValue(model)!.FullName);
+            var inputShape = CommonOptions.ParseInts(parse.GetValue(shape)!, "--input-shape");
+            var count = Math.Max(1, parse.GetValue(runs));
+            using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
+            var random = new Random(7);
+            var input = Enumerable.Range(0, (int)inputShape.Aggregate(1L, (a, d) => a * d)).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+
+            var plain = Median(count, () => PlainInference(m, engine, input, inputShape));
+            await stdout.WriteLineAsync($"model {m.Name} input [{string.Join(", ", inputShape)}] provider {engine.Sessions.ProviderName} runs {count} (median)").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"plain inference: {plain:F1} ms").ConfigureAwait(false);
+            var gradientMethods = CamMethodNames.All.Select(CamMethodNames.Parse).Where(x => x.NeedsGradient()).ToArray();
+            foreach (var layer in parse.GetValue(layers)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var name = LayerCatalog.Resolve(m, inputShape, layer);
+                double Time(IReadOnlyList<CamMethod> methods)
+                {
+                    var request = new CamRequest
+                    {
+                        Input = input, InputShape = inputShape, Class = 1, Layer = name, PixelSet = PixelSet.All(),
+                        Options = new CamOptions { Methods = methods, Resolution = CamResolution.Input, Normalization = CamNormalization.MinMax },
+                    };
+                    engine.Compute(m, request, ct);
+                    return Median(count, () => engine.Compute(m, request, ct));
+                }
+
+                var all = Time(gradientMethods);
+                var one = Time([CamMethod.SegHiResGradCam]);
+                await stdout.WriteLineAsync(
+                    $"layer {layer} ({name}): all {gradientMethods.Length} gradient CAMs {all:F1} ms = {all / plain:F2} x inference; one CAM {one:F1} ms = {one / plain:F2} x; all/one = {all / one:F2}").ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static void PlainInference(SegmentationModel model, CamEngine engine, float[] input, long[] shape)
+    {
+        _plain ??= new InferenceSession(OnnxModelFile.ToBytes(model.Proto), engine.Sessions.Create());
+        using var x = OrtValue.CreateTensorValueFromMemory(input, shape);
+        using var options = new RunOptions();
+        using var outputs = _plain.Run(options, [model.Input], [x], [model.Output]);
+        _ = outputs[0].GetTensorDataAsSpan<float>()[0];
+    }
+
+    private static InferenceSession? _plain;
+
+    private static double Median(int runs, Action action)
+    {
+        action();
+        var times = new List<double>();
+        for (var i = 0; i < runs; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}

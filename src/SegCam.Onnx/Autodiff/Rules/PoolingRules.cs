@@ -1,0 +1,261 @@
+using SegCam.Onnx.Graph;
+using SegCam.Onnx.Probing;
+using SegCam.Onnx.Protocol;
+
+namespace SegCam.Onnx.Autodiff.Rules;
+
+/// <summary>MaxPool and AveragePool input gradients (AUTODIFF.md 2.6).</summary>
+internal static class PoolingRules
+{
+    public static IEnumerable<GradientRule> All()
+    {
+        yield return GradientRule.Unary("MaxPool", MaxPool);
+        yield return GradientRule.Unary("AveragePool", AveragePool);
+    }
+
+    private static ConvRules.Geometry Geometry(RuleContext c)
+    {
+        var xShape = c.Shape(c.X());
+        var kernel = c.Ints("kernel_shape") ?? throw c.Refuse("kernel_shape is required");
+        return ConvRules.Resolve(c, kernel, xShape[2..], c.Shape(c.Y())[2..]);
+    }
+
+    private static void MaxPool(RuleContext c)
+    {
+        var geo = Geometry(c);
+        var xShape = c.Shape(c.X());
+        var outSp = c.Shape(c.Y())[2..];
+        var inSp = xShape[2..];
+        var dims = inSp.Length;
+        var fast = true;
+        for (var i = 0; i < dims; i++)
+        {
+            fast &= geo.Kernel[i] == geo.Strides[i] && geo.Dilations[i] == 1 && geo.Begin[i] == 0 && geo.End[i] == 0
+                    && outSp[i] == inSp[i] / geo.Kernel[i];
+        }
+
+        c.SetGrad(0, fast ? MaxPoolWindows(c, geo, xShape, outSp) : MaxPoolGeneral(c, geo, xShape, outSp));
+    }
+
+    /// <summary>Non-overlapping windows: reshape into [N,C,o…,K] and keep the first maximum of each window.</summary>
+    private static string MaxPoolWindows(RuleContext c, ConvRules.Geometry geo, long[] xShape, long[] outSp)
+    {
+        var b = c.B;
+        var h = c.Hint;
+        var dims = outSp.Length;
+        var x = c.X();
+        var covered = outSp.Select((o, i) => o * geo.Kernel[i]).ToArray();
+        var inSp = xShape.AsSpan(2).ToArray();
+        if (!covered.SequenceEqual(inSp))
+        {
+            x = b.Slice(x, new long[dims], covered, Enumerable.Range(2, dims).Select(i => (long)i).ToArray(), hint: h);
+        }
+
+        long n = xShape[0], ch = xShape[1];
+        var split = new List<long> { n, ch };
+        for (var i = 0; i < dims; i++)
+        {
+            split.Add(outSp[i]);
+            split.Add(geo.Kernel[i]);
+        }
+
+        // [N,C,o1,k1,o2,k2,…] → [N,C,o1,o2,…,k1,k2,…]
+        var perm = new List<long> { 0, 1 };
+        perm.AddRange(Enumerable.Range(0, dims).Select(i => (long)(2 + (2 * i))));
+        perm.AddRange(Enumerable.Range(0, dims).Select(i => (long)(3 + (2 * i))));
+        var windowSize = geo.Kernel.Aggregate(1L, (a, k) => a * k);
+        long[] windowed = [n, ch, .. outSp, windowSize];
+        var xw = b.Reshape(b.Transpose(b.Reshape(x, [.. split], h), [.. perm], h), windowed, h);
+        var y = b.Unsqueeze(c.Y(), [dims + 2], h);
+        var hits = b.Cast(b.Op("Equal", h, [xw, y]), b.FloatType, h);
+        var cumulative = b.Op("CumSum", h, [hits, b.Initializer(Model.TensorValues.FromLongs(string.Empty, [dims + 2L]), "axis")]);
+        var first = b.Mul(hits, b.Cast(b.Op("Equal", h, [cumulative, c.Scalar(1)]), b.FloatType, h), h);
+        var gw = b.Mul(first, b.Unsqueeze(c.Dy, [dims + 2], h), h);
+
+        // Undo: [N,C,o…,K] → [N,C,o…,k…] → [N,C,o1,k1,…] → [N,C,o1·k1,…], then zero-pad the floor-mode remainder.
+        var inverse = new long[perm.Count];
+        for (var i = 0; i < perm.Count; i++)
+        {
+            inverse[perm[i]] = i;
+        }
+
+        long[] unflat = [n, ch, .. outSp, .. geo.Kernel];
+        var back = b.Reshape(b.Transpose(b.Reshape(gw, unflat, h), inverse, h), [n, ch, .. covered], h);
+        var pads = new long[2 * (dims + 2)];
+        for (var i = 0; i < dims; i++)
+        {
+            pads[dims + 2 + 2 + i] = xShape[2 + i] - covered[i];
+        }
+
+        return b.Pad(back, pads, 0, h);
+    }
+
+    /// <summary>Overlapping windows, pads, dilation or ceil mode: one strided slice per kernel offset, first hit wins.</summary>
+    private static string MaxPoolGeneral(RuleContext c, ConvRules.Geometry geo, long[] xShape, long[] outSp)
+    {
+        var b = c.B;
+        var h = c.Hint;
+        var dims = outSp.Length;
+        var rank = dims + 2;
+        var inSp = xShape[2..];
+        var full = new long[dims];
+        var padSpec = new long[2 * rank];
+        var needCrop = false;
+        for (var i = 0; i < dims; i++)
+        {
+            full[i] = ((outSp[i] - 1) * geo.Strides[i]) + (geo.Dilations[i] * (geo.Kernel[i] - 1)) + 1;
+            padSpec[2 + i] = geo.Begin[i];
+            var endPad = full[i] - geo.Begin[i] - inSp[i];
+            padSpec[rank + 2 + i] = Math.Max(0, endPad);
+            needCrop |= endPad < 0;
+        }
+
+        var xp = b.Pad(c.X(), padSpec, double.NegativeInfinity, h);
+        var axes = Enumerable.Range(2, dims).Select(i => (long)i).ToArray();
+        var strided = outSp.Select((o, i) => ((o - 1) * geo.Strides[i]) + 1).ToArray();
+        string? taken = null;
+        var terms = new List<string>();
+        foreach (var offset in Offsets(geo.Kernel))
+        {
+            var starts = offset.Select((j, i) => j * geo.Dilations[i]).ToArray();
+            var ends = starts.Select((s, i) => s + strided[i]).ToArray();
+            var xj = b.Slice(xp, starts, ends, axes, geo.Strides, h);
+            var hit = b.Op("Equal", h, [xj, c.Y()]);
+            if (taken is not null)
+            {
+                hit = b.Op("And", h, [hit, b.Op("Not", h, [taken])]);
+                taken = b.Op("Or", h, [taken, hit]);
+            }
+            else
+            {
+                taken = hit;
+            }
+
+            var contribution = b.Where(hit, c.Dy, c.Scalar(0), h);
+            var shape = c.Shape(c.Y()).ToArray();
+            for (var i = 0; i < dims; i++)
+            {
+                if (geo.Strides[i] > 1)
+                {
+                    contribution = SliceRule.Stuff(c, contribution, shape, 2 + i, geo.Strides[i]);
+                    shape[2 + i] = strided[i];
+                }
+            }
+
+            var place = new long[2 * rank];
+            for (var i = 0; i < dims; i++)
+            {
+                place[2 + i] = starts[i];
+                place[rank + 2 + i] = full[i] - starts[i] - strided[i];
+            }
+
+            terms.Add(b.Pad(contribution, place, 0, h));
+        }
+
+        var sum = b.SumOf(terms, h);
+        var stops = inSp.Select((n, i) => geo.Begin[i] + n).ToArray();
+        var cropped = b.Slice(sum, geo.Begin, stops.Select((s, i) => Math.Min(s, full[i])).ToArray(), axes, hint: h);
+        if (!needCrop)
+        {
+            return cropped;
+        }
+
+        var tail = new long[2 * rank];
+        for (var i = 0; i < dims; i++)
+        {
+            tail[rank + 2 + i] = Math.Max(0, geo.Begin[i] + inSp[i] - full[i]);
+        }
+
+        return b.Pad(cropped, tail, 0, h);
+    }
+
+    private static IEnumerable<long[]> Offsets(long[] kernel)
+    {
+        var index = new long[kernel.Length];
+        while (true)
+        {
+            yield return (long[])index.Clone();
+            var axis = kernel.Length - 1;
+            while (axis >= 0 && ++index[axis] == kernel[axis])
+            {
+                index[axis] = 0;
+                axis--;
+            }
+
+            if (axis < 0)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static void AveragePool(RuleContext c)
+    {
+        var geo = Geometry(c);
+        var xShape = c.Shape(c.X());
+        var outSp = c.Shape(c.Y())[2..];
+        var inSp = xShape[2..];
+        var dims = inSp.Length;
+
+        // What ORT divides each window by is measured, not assumed (AUTODIFF.md 2.6, pitfall 5):
+        // AvgPool(ones) = |window ∩ input| / divisor, so 1/divisor = AvgPool(ones) / |window ∩ input|.
+        var probeNode = new NodeProto { OpType = "AveragePool", Name = "probe" };
+        probeNode.Input.Add("x");
+        probeNode.Output.Add("y");
+        probeNode.Attribute.AddRange(c.Node.Attribute.Select(a => a.Clone()));
+        long[] probeShape = [1, 1, .. inSp];
+        var ones = Enumerable.Repeat(1f, (int)inSp.Aggregate(1L, (a, d) => a * d)).ToArray();
+        var averaged = SingleNodeProbe.Run(probeNode, c.B.Opset, ones, probeShape, [], out _);
+        var counts = WindowCounts(geo, inSp, outSp);
+        var k = new double[averaged.Length];
+        for (var i = 0; i < k.Length; i++)
+        {
+            k[i] = counts[i] == 0 ? 0 : averaged[i] / counts[i];
+        }
+
+        var kc = c.B.Floats(k, [1, 1, .. outSp], c.Hint + "/divisors");
+        var channels = xShape[1];
+        var onesKernel = c.B.Floats(Enumerable.Repeat(1.0, (int)(channels * geo.Kernel.Aggregate(1L, (a, d) => a * d))).ToArray(), [channels, 1, .. geo.Kernel], c.Hint + "/ones");
+        var scaled = c.B.Mul(c.Dy, kc, c.Hint);
+        c.SetGrad(0, ConvRules.TransposedWindow(c, scaled, onesKernel, channels, geo, inSp, outSp));
+    }
+
+    /// <summary>Number of real input elements in each output window (row-major over the output grid).</summary>
+    private static long[] WindowCounts(ConvRules.Geometry geo, long[] inSp, long[] outSp)
+    {
+        var dims = inSp.Length;
+        var perAxis = new long[dims][];
+        for (var a = 0; a < dims; a++)
+        {
+            perAxis[a] = new long[outSp[a]];
+            for (var o = 0; o < outSp[a]; o++)
+            {
+                for (var t = 0; t < geo.Kernel[a]; t++)
+                {
+                    var x = (o * geo.Strides[a]) + (t * geo.Dilations[a]) - geo.Begin[a];
+                    if (x >= 0 && x < inSp[a])
+                    {
+                        perAxis[a][o]++;
+                    }
+                }
+            }
+        }
+
+        var total = outSp.Aggregate(1L, (p, d) => p * d);
+        var counts = new long[total];
+        for (var flat = 0L; flat < total; flat++)
+        {
+            var rest = flat;
+            long count = 1;
+            for (var a = dims - 1; a >= 0; a--)
+            {
+                count *= perAxis[a][rest % outSp[a]];
+                rest /= outSp[a];
+            }
+
+            counts[flat] = count;
+        }
+
+        return counts;
+    }
+}
