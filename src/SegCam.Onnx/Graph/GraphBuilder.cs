@@ -15,7 +15,7 @@ public sealed class GraphBuilder
 
     private readonly GraphProto _graph;
     private readonly HashSet<string> _names;
-    private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _constants;
 
     /// <summary>Creates a builder over <paramref name="graph"/>; <paramref name="floatType"/> is the element type of emitted float constants.</summary>
     public GraphBuilder(GraphProto graph, int opset, int floatType = TensorValues.Float)
@@ -24,7 +24,20 @@ public sealed class GraphBuilder
         Opset = opset;
         FloatType = floatType;
         _names = CollectNames(graph);
+        _constants = new(StringComparer.Ordinal);
     }
+
+    private GraphBuilder(GraphBuilder other, int floatType)
+    {
+        _graph = other._graph;
+        Opset = other.Opset;
+        FloatType = floatType;
+        _names = other._names;
+        _constants = other._constants;
+    }
+
+    /// <summary>A builder over the same graph and names whose float constants have <paramref name="floatType"/>.</summary>
+    public GraphBuilder WithFloatType(int floatType) => floatType == FloatType ? this : new GraphBuilder(this, floatType);
 
     /// <summary>The default-domain opset the emitted nodes must be valid at.</summary>
     public int Opset { get; }
@@ -93,7 +106,7 @@ public sealed class GraphBuilder
     /// <summary>A scalar (0-d) float constant of <see cref="FloatType"/> (deduplicated).</summary>
     public string Scalar(double value)
     {
-        var key = "s:" + value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        var key = "s" + FloatType + ":" + value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (!_constants.TryGetValue(key, out var name))
         {
             name = Initializer(TensorValues.FromDoubles(string.Empty, FloatType, [value]), "scalar");
