@@ -260,6 +260,69 @@ public sealed class EigenProjectionTests
         Assert.Equal(1.0, Dot(tridiagonal, tridiagonal), 12);
     }
 
+    [Theory]
+    [InlineData(40, false)]
+    [InlineData(40, true)]
+    [InlineData(70, false)]
+    public void Dead_channels_do_not_change_the_projection(int liveChannels, bool deadFirst)
+    {
+        // Doubling the channels with all-zero ones moves 40 live channels from the Jacobi solver to the
+        // tridiagonal one; the zero rows of the Gram matrix exercise the Householder steps that have nothing to do.
+        const int positions = 150;
+        var live = NoisyTrendMatrix(liveChannels, positions, 555);
+        var padded = new float[2 * liveChannels * positions];
+        for (var k = 0; k < liveChannels; k++)
+        {
+            var target = deadFirst ? liveChannels + k : 2 * k;
+            live.AsSpan(k * positions, positions).CopyTo(padded.AsSpan(target * positions, positions));
+        }
+
+        var e = EigenProjection.Project(padded, 2 * liveChannels, positions);
+
+        AssertClose(EigenProjection.Project(live, liveChannels, positions), e, 1e-12);
+    }
+
+    [Theory]
+    [InlineData(7, 50)]
+    [InlineData(101, 4000)]
+    public void Gram_matrix_matches_a_plain_double_sum(int channels, int positions)
+    {
+        // 101 x 4000 is large enough for the multi-threaded path, and odd, so the last row has no partner.
+        var activations = NoiseMatrix(channels, positions, 77);
+        activations[3] = float.NaN;
+        var means = new double[channels];
+        for (var k = 0; k < channels; k++)
+        {
+            means[k] = 0.25 * k;
+        }
+
+        var gram = EigenProjection.Gram(activations, channels, positions, means);
+
+        double largest = 0;
+        var expected = new double[channels * channels];
+        for (var i = 0; i < channels; i++)
+        {
+            for (var j = 0; j < channels; j++)
+            {
+                double sum = 0;
+                for (var p = 0; p < positions; p++)
+                {
+                    var a = activations[i * positions + p];
+                    var b = activations[j * positions + p];
+                    sum += ((float.IsNaN(a) ? 0 : a) - means[i]) * ((float.IsNaN(b) ? 0 : b) - means[j]);
+                }
+
+                expected[i * channels + j] = sum;
+                largest = Math.Max(largest, Math.Abs(sum));
+            }
+        }
+
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - gram[i]) <= 1e-12 * largest, $"entry {i}: expected {expected[i]:R}, got {gram[i]:R}");
+        }
+    }
+
     [Fact]
     public void Tridiagonal_solver_finds_the_top_eigenvector_of_a_known_matrix()
     {

@@ -16,13 +16,13 @@ namespace SegCam.Cam.Methods;
 /// </para>
 /// <para>
 /// Eigen solvers. For K ≤ <see cref="JacobiMaxChannels"/> a cyclic Jacobi decomposition of G is used: it is
-/// simple and accurate to working precision, and at that size costs well under a millisecond. For larger K the
+/// simple and accurate to working precision, and at that size costs a few milliseconds at most. For larger K the
 /// top eigenvector is found by Householder reduction of G to tridiagonal form T, bisection on Sturm counts for
 /// the largest eigenvalue of T, inverse iteration on T with a shift just above that eigenvalue, and
-/// back-transformation through the Householder reflectors. This replaces the block subspace iteration suggested
-/// in the design notes: its cost is fixed (about K³ multiply-adds, roughly 25 ms at K = 512) whatever the
-/// spectrum, whereas subspace iteration needs many more sweeps when the leading eigenvalues are close together,
-/// as they are for noise-like centred activations. Every step is backward stable, so the eigenvector is as
+/// back-transformation through the Householder reflectors. This was chosen over block subspace iteration: the
+/// reduction costs a fixed K³ multiply-adds or so (about 20 ms at K = 512 on one core) whatever the spectrum,
+/// whereas subspace iteration needs many more sweeps when the leading eigenvalues are close together, as they
+/// are for noise-like centred activations, and then costs more than the reduction. Every step is backward stable, so the eigenvector is as
 /// accurate as the Jacobi one (an error of about machine epsilon times λ₁ / (λ₁ − λ₂)). With the shift σ above
 /// λ₁ the matrix σI − T is positive definite, so its LDLᵀ factorisation needs no pivoting.
 /// </para>
@@ -145,10 +145,11 @@ public static class EigenProjection
     /// </summary>
     /// <remarks>
     /// Positions are processed in blocks: each block is copied, centred and widened to double into a K x B buffer
-    /// that fits in cache, then every channel pair (i ≤ j) adds the dot product of its two buffer rows. Rows of the
-    /// upper triangle are independent, so large problems spread them over threads; each entry is still summed in
-    /// a fixed order, so the result does not depend on the thread count.
+    /// that fits in cache, then every channel pair (i ≤ j) adds the dot product of its two buffer rows. Pairs of
+    /// rows of the upper triangle are independent, so large problems spread them over threads; each entry is still
+    /// summed in a fixed order, so the result does not depend on the thread count.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] Gram(ReadOnlySpan<float> activations, int channels, int positions, double[] means)
     {
         var width = Vector<double>.Count;
@@ -208,6 +209,7 @@ public static class EigenProjection
     /// used for two or four multiply-adds. The (i + 1, i) entry lands below the diagonal, where the final
     /// symmetrisation overwrites it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateRowPair(double[] buffer, int stride, int length, double[] gram, int channels, int pair)
     {
         var i = 2 * pair;
@@ -274,6 +276,7 @@ public static class EigenProjection
     }
 
     /// <summary>Adds the dot products of buffer row <paramref name="i"/> with rows i..K-1 to row i of the Gram matrix.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateRow(double[] buffer, int stride, int length, double[] gram, int channels, int i)
     {
         var x = Row(buffer, i, stride, length);
@@ -304,6 +307,7 @@ public static class EigenProjection
         n <= JacobiMaxChannels ? TopEigenvectorJacobi(matrix, n) : TopEigenvectorTridiagonal(matrix, n);
 
     /// <summary>Unit eigenvector for the largest eigenvalue of a symmetric matrix, by cyclic Jacobi rotations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] TopEigenvectorJacobi(ReadOnlySpan<double> matrix, int n)
     {
         var a = matrix[..(n * n)].ToArray();
@@ -414,6 +418,7 @@ public static class EigenProjection
     /// Unit eigenvector for the largest eigenvalue of a symmetric matrix, by Householder tridiagonalisation,
     /// bisection and inverse iteration (see the class remarks).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] TopEigenvectorTridiagonal(ReadOnlySpan<double> matrix, int n)
     {
         var a = matrix[..(n * n)].ToArray();
@@ -644,6 +649,7 @@ public static class EigenProjection
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
     {
         var width = Vector<double>.Count;
@@ -666,6 +672,7 @@ public static class EigenProjection
     }
 
     /// <summary>row -= ui * w + wi * u.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SubtractRankTwo(Span<double> row, double ui, ReadOnlySpan<double> w, double wi, ReadOnlySpan<double> u)
     {
         var width = Vector<double>.Count;
