@@ -28,7 +28,7 @@ public sealed class CamEngine : IDisposable
     public SessionOptionsFactory Sessions { get; }
 
     /// <summary>Graph optimisation level of new sessions (tests compare levels).</summary>
-    public GraphOptimizationLevel OptimizationLevel { get; init; } = Environment.GetEnvironmentVariable("SEGCAM_DEBUG_OPT") == "0" ? GraphOptimizationLevel.ORT_DISABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_ALL;
+    public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>Number of compiled CAM sessions held.</summary>
     public int CachedSessions => _sessions.Count;

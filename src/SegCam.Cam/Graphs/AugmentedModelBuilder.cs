@@ -74,12 +74,10 @@ internal static class AugmentedModelBuilder
         var inputSpatial = inputShape[2..];
         if (gradient is not null)
         {
-            // The head runs in float64: Grad-CAM++'s denominator 2G² + s·G³ can cancel, and float32 would amplify the rounding.
-            var d = b.WithFloatType(TensorValues.Double);
-            var head = new CamHeadEmitter(d, d.Cast(layer, TensorValues.Double, "cam/a64"), d.Cast(gradient, TensorValues.Double, "cam/g64"), activationShape, options);
+            var head = new CamHeadEmitter(b, layer, gradient, activationShape, options);
             foreach (var method in options.Methods.Where(m => m.NeedsGradient()))
             {
-                var raw = b.Cast(head.Emit(method), TensorValues.Float, "cam/raw");
+                var raw = head.Emit(method);
                 camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());
             }
         }

@@ -31,15 +31,19 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
     private string Weighted(string weights) => ChannelSum(b.Mul(weights, a, "cam/weighted"));
 
     // w_k = Σ_p R(G)·α with α = G² / (2G² + s_k·G³ + 1e-6), α = 0 where G = 0 (pytorch-grad-cam closed form).
+    // Computed in float64: the denominator can nearly cancel (s_k < 0 on pre-activation layers) and float32 would amplify rounding.
     private string PlusPlusWeights()
     {
         const string h = "cam/gradcampp";
-        var s = b.ReduceSum(a, _spatialAxes, keepDims: true, h);
-        var g2 = b.Mul(g, g, h);
-        var g3 = b.Mul(g2, g, h);
-        var denominator = b.Add(b.Add(b.Mul(g2, b.Scalar(2), h), b.Mul(s, g3, h), h), b.Scalar(1e-6), h);
-        var alpha = b.Where(b.Op("Equal", h, [g, b.Scalar(0)]), b.Scalar(0), b.Div(g2, denominator, h), h);
-        return b.ReduceSum(b.Mul(b.Op("Relu", h, [g]), alpha, h), _spatialAxes, keepDims: true, h);
+        var d = b.WithFloatType(Onnx.Model.TensorValues.Double);
+        var g64 = d.Cast(g, Onnx.Model.TensorValues.Double, h);
+        var s = d.ReduceSum(d.Cast(a, Onnx.Model.TensorValues.Double, h), _spatialAxes, keepDims: true, h);
+        var g2 = d.Mul(g64, g64, h);
+        var g3 = d.Mul(g2, g64, h);
+        var denominator = d.Add(d.Add(d.Mul(g2, d.Scalar(2), h), d.Mul(s, g3, h), h), d.Scalar(1e-6), h);
+        var alpha = d.Where(d.Op("Equal", h, [g64, d.Scalar(0)]), d.Scalar(0), d.Div(g2, denominator, h), h);
+        var weights = d.ReduceSum(d.Mul(d.Op("Relu", h, [g64]), alpha, h), _spatialAxes, keepDims: true, h);
+        return b.Cast(weights, Onnx.Model.TensorValues.Float, h);
     }
 
     // w_k = Σ_p G·A / (Σ_p A + 1e-7).

@@ -82,6 +82,15 @@ public sealed class GraphBuilder
         return names;
     }
 
+    /// <summary>The initializer named <paramref name="name"/> (an original weight), if any.</summary>
+    public TensorProto? FindInitializer(string name)
+    {
+        _initializerIndex ??= _graph.Initializer.GroupBy(t => t.Name, StringComparer.Ordinal).ToDictionary(t => t.Key, t => t.First(), StringComparer.Ordinal);
+        return _initializerIndex.GetValueOrDefault(name);
+    }
+
+    private Dictionary<string, TensorProto>? _initializerIndex;
+
     /// <summary>Adds an initializer built from <paramref name="tensor"/> (its name is replaced by a unique one).</summary>
     public string Initializer(TensorProto tensor, string hint)
     {

@@ -55,7 +55,60 @@ internal static class ConvRules
         var outSp = yShape[2..];
         var geo = Resolve(c, kernel, inSp, outSp);
         var group = c.Int("group", 1);
-        c.SetGrad(0, TransposedWindow(c, c.Dy, c.X(1), group, geo, inSp, outSp));
+        c.SetGrad(0, FlippedConv(c, geo, group, wShape, inSp) ?? TransposedWindow(c, c.Dy, c.X(1), group, geo, inSp, outSp));
+    }
+
+    /// <summary>
+    /// Stride-1 fast path: dX is a correlation of dY with the spatially flipped, channel-transposed kernel, padded by
+    /// d(k−1)−b before and d(k−1)−e after, so it runs on the Conv kernel (much faster than ConvTranspose on CPU).
+    /// Needs the weight as an initializer; returns null when it does not apply.
+    /// </summary>
+    private static string? FlippedConv(RuleContext c, Geometry geo, long group, long[] wShape, long[] inSp)
+    {
+        var dims = inSp.Length;
+        if (geo.Strides.Any(s => s != 1) || c.B.FindInitializer(c.X(1)) is not { } weight || weight.DataType != Model.TensorValues.Float)
+        {
+            return null;
+        }
+
+        var pads = new long[2 * dims];
+        for (var i = 0; i < dims; i++)
+        {
+            var reach = geo.Dilations[i] * (geo.Kernel[i] - 1);
+            pads[i] = reach - geo.Begin[i];
+            pads[dims + i] = reach - geo.End[i];
+            if (pads[i] < 0 || pads[dims + i] < 0)
+            {
+                return null;
+            }
+        }
+
+        var w = Model.TensorValues.ToDoubles(weight);
+        long cout = wShape[0], cinPerGroup = wShape[1];
+        var coutPerGroup = cout / group;
+        var taps = geo.Kernel.Aggregate(1L, (a, k) => a * k);
+        var flipped = new double[w.Length];
+        for (long co = 0; co < cout; co++)
+        {
+            var g = co / coutPerGroup;
+            var coLocal = co % coutPerGroup;
+            for (long ci = 0; ci < cinPerGroup; ci++)
+            {
+                var source = ((co * cinPerGroup) + ci) * taps;
+                var target = ((((g * cinPerGroup) + ci) * coutPerGroup) + coLocal) * taps;
+                for (long t = 0; t < taps; t++)
+                {
+                    flipped[target + (taps - 1 - t)] = w[source + t];
+                }
+            }
+        }
+
+        var kernel = c.B.Floats(flipped, [cinPerGroup * group, coutPerGroup, .. geo.Kernel], c.Hint + "/flipped_w");
+        return c.B.Op("Conv", c.Hint, [c.Dy, kernel],
+            Attr.Ints("kernel_shape", geo.Kernel),
+            Attr.Ints("dilations", geo.Dilations),
+            Attr.Ints("pads", pads),
+            Attr.Int("group", group));
     }
 
     /// <summary>

@@ -1,0 +1,196 @@
+using Microsoft.ML.OnnxRuntime;
+using SegCam.Cam.Execution;
+using SegCam.Cam.Layers;
+using SegCam.Cam.Methods;
+using SegCam.Cam.PixelSets;
+using SegCam.Common.Errors;
+using SegCam.Common.Tensors;
+
+namespace SegCam.Cam.Tests;
+
+/// <summary>Engine behaviour on the committed PyTorch-exported 2-D U-Net (BatchNorm kept, opset 13).</summary>
+public sealed class EngineTests
+{
+    private static readonly string Fixtures = FindFixtures();
+    private static readonly SegmentationModel UNet = SegmentationModel.Load(Path.Combine(Fixtures, "models", "unet2d_bn.onnx"));
+    private static readonly NdArray Input = NpyFile.Read(Path.Combine(Fixtures, "cases", "unet2d_bn-bottleneck-mask", "input.npy"));
+
+    private static readonly CamOptions AllMethods = new()
+    {
+        Methods = CamMethodNames.All.Select(CamMethodNames.Parse).ToArray(),
+        Resolution = CamResolution.Input,
+        Normalization = CamNormalization.None,
+        ExportTensors = true,
+    };
+
+    private static CamRequest Request(PixelSet set, CamOptions? options = null, int cls = 1) => new()
+    {
+        Input = Input.ToFloat32(),
+        InputShape = Input.Shape.Select(d => (long)d).ToArray(),
+        Class = cls,
+        PixelSet = set,
+        Layer = "bottleneck",
+        Options = options ?? AllMethods,
+    };
+
+    [Fact]
+    public void Optimised_and_unoptimised_augmented_graphs_agree()
+    {
+        using var optimised = new CamEngine();
+        using var plain = new CamEngine { OptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        var box = PixelSet.Box([10, 8], [30, 25]);
+        var a = optimised.Compute(UNet, Request(box), TestContext.Current.CancellationToken);
+        var b = plain.Compute(UNet, Request(box), TestContext.Current.CancellationToken);
+        foreach (var (method, map) in a.Maps)
+        {
+            AssertClose(b.Maps[method], map, 1e-4, method.Id());
+        }
+
+        AssertClose(b.Gradient!, a.Gradient!, 1e-4, "gradient");
+        AssertClose(b.Logits, a.Logits, 1e-5, "logits");
+    }
+
+    [Fact]
+    public void Augmented_forward_matches_the_original_model()
+    {
+        using var engine = new CamEngine();
+        var result = engine.Compute(UNet, Request(PixelSet.All()), TestContext.Current.CancellationToken);
+        using var options = new SessionOptions();
+        using var session = new InferenceSession(Onnx.Model.OnnxModelFile.ToBytes(UNet.Proto), options);
+        using var x = OrtValue.CreateTensorValueFromMemory(Input.ToFloat32(), Input.Shape.Select(d => (long)d).ToArray());
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, [UNet.Input], [x], [UNet.Output]);
+        AssertClose(outputs[0].GetTensorDataAsSpan<float>().ToArray(), result.Logits, 1e-5, "logits");
+    }
+
+    [Fact]
+    public void Empty_pixel_set_gives_zero_gradient_maps_and_a_flag_never_nan()
+    {
+        using var engine = new CamEngine();
+        var empty = PixelSet.FromMask(new bool[48 * 40], [48, 40]);
+        var result = engine.Compute(UNet, Request(empty), TestContext.Current.CancellationToken);
+        Assert.True(result.Flags[0].HasFlag(CamFlags.EmptyPixelSet));
+        Assert.Equal(0, result.PixelCounts[0]);
+        foreach (var (method, map) in result.Maps.Where(m => m.Key.NeedsGradient()))
+        {
+            Assert.True(map.All(v => v == 0f), $"{method.Id()} is not all zero");
+        }
+
+        Assert.Contains(result.Maps[CamMethod.SegEigenCam], v => v != 0f);
+        Assert.All(result.Gradient!, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Box_and_single_voxel_agree_with_the_equivalent_mask()
+    {
+        using var engine = new CamEngine();
+        var box = new bool[48 * 40];
+        for (var y = 5; y < 20; y++)
+        {
+            for (var x = 7; x < 31; x++)
+            {
+                box[(y * 40) + x] = true;
+            }
+        }
+
+        var viaBox = engine.Compute(UNet, Request(PixelSet.Box([5, 7], [20, 31])), TestContext.Current.CancellationToken);
+        var viaMask = engine.Compute(UNet, Request(PixelSet.FromMask(box, [48, 40])), TestContext.Current.CancellationToken);
+        Assert.Equal(viaMask.Gradient, viaBox.Gradient);
+
+        var voxel = new bool[48 * 40];
+        voxel[(12 * 40) + 9] = true;
+        var viaVoxel = engine.Compute(UNet, Request(PixelSet.Voxel([12, 9])), TestContext.Current.CancellationToken);
+        var viaVoxelMask = engine.Compute(UNet, Request(PixelSet.FromMask(voxel, [48, 40])), TestContext.Current.CancellationToken);
+        Assert.Equal(viaVoxelMask.Gradient, viaVoxel.Gradient);
+        Assert.Equal(1, viaVoxel.PixelCounts[0]);
+    }
+
+    [Fact]
+    public void Changing_class_or_pixel_set_reuses_the_compiled_session()
+    {
+        using var engine = new CamEngine();
+        engine.Compute(UNet, Request(PixelSet.All(), cls: 0), TestContext.Current.CancellationToken);
+        engine.Compute(UNet, Request(PixelSet.Predicted(), cls: 2), TestContext.Current.CancellationToken);
+        engine.Compute(UNet, Request(PixelSet.Box([0, 0], [3, 3]), cls: 1), TestContext.Current.CancellationToken);
+        Assert.Equal(1, engine.CachedSessions);
+    }
+
+    [Fact]
+    public void Gradient_is_linear_in_the_pixel_set()
+    {
+        using var engine = new CamEngine();
+        var left = PixelSet.Box([0, 0], [48, 20]);
+        var right = PixelSet.Box([0, 20], [48, 40]);
+        var all = engine.Compute(UNet, Request(PixelSet.All()), TestContext.Current.CancellationToken).Gradient!;
+        var l = engine.Compute(UNet, Request(left), TestContext.Current.CancellationToken).Gradient!;
+        var r = engine.Compute(UNet, Request(right), TestContext.Current.CancellationToken).Gradient!;
+        AssertClose(all, l.Zip(r, (p, q) => p + q).ToArray(), 1e-5, "G(all) = G(left) + G(right)");
+    }
+
+    [Fact]
+    public void Xres_with_window_one_equals_hires()
+    {
+        using var engine = new CamEngine();
+        var options = new CamOptions { Methods = [CamMethod.SegXResCam, CamMethod.SegHiResGradCam], XResWindow = 1 };
+        var result = engine.Compute(UNet, Request(PixelSet.All(), options), TestContext.Current.CancellationToken);
+        Assert.Equal(result.Maps[CamMethod.SegHiResGradCam], result.Maps[CamMethod.SegXResCam]);
+    }
+
+    [Fact]
+    public void Bad_requests_name_what_is_wrong_and_what_is_allowed()
+    {
+        using var engine = new CamEngine();
+        var ct = TestContext.Current.CancellationToken;
+        var badClass = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, Request(PixelSet.All(), cls: 7), ct));
+        Assert.Contains("0..2", badClass.Message, StringComparison.Ordinal);
+        var badMask = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, Request(PixelSet.FromMask(new bool[10], [2, 5])), ct));
+        Assert.Contains("[48, 40]", badMask.Message, StringComparison.Ordinal);
+        var badBox = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, Request(PixelSet.Box([0, 0], [49, 3])), ct));
+        Assert.Contains("outside", badBox.Message, StringComparison.Ordinal);
+        var badLayer = Assert.Throws<TargetNotFoundException>(() => engine.Compute(UNet, Request(PixelSet.All()) with { Layer = "no-such-layer" }, ct));
+        Assert.Contains("bottleneck", badLayer.Message, StringComparison.Ordinal);
+        var badShape = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, Request(PixelSet.All()) with { InputShape = [1, 2, 48, 40] }, ct));
+        Assert.Contains("[?, 1, 48, 40]", badShape.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Cancellation_before_the_run_stops_it()
+    {
+        using var engine = new CamEngine();
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => engine.Compute(UNet, Request(PixelSet.All()), cts.Token));
+    }
+
+    [Fact]
+    public void Layer_roles_follow_the_unet_structure()
+    {
+        var layers = LayerCatalog.List(UNet, [1, 1, 48, 40]);
+        Assert.Equal("/bottleneck/bottleneck.5/Relu_output_0", layers.Single(l => l.IsDefault).Name);
+        Assert.Equal("encoder level 1", layers.First(l => l.Name.StartsWith("/enc1/", StringComparison.Ordinal)).Role);
+        Assert.Equal("/enc1/enc1.5/Relu_output_0", LayerCatalog.Resolve(UNet, [1, 1, 48, 40], "encoder level 1"));
+        Assert.Equal("/dec2/dec2.5/Relu_output_0", LayerCatalog.Resolve(UNet, [1, 1, 48, 40], "decoder level 2"));
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, double relative, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var scale = expected.Select(Math.Abs).DefaultIfEmpty(0f).Max();
+        var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).DefaultIfEmpty(0f).Max();
+        Assert.True(worst <= relative * Math.Max(scale, 1e-12), $"{what}: max diff {worst:E3} vs scale {scale:E3}");
+    }
+
+    private static string FindFixtures()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tests", "fixtures");
+            if (Directory.Exists(Path.Combine(candidate, "models")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException("tests/fixtures not found");
+    }
+}
