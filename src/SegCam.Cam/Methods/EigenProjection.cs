@@ -35,6 +35,7 @@ public static class EigenProjection
     private const double Epsilon = 2.220446049250313e-16;
 
     // Vector.FusedMultiplyAdd is emulated element by element (slowly) where the instruction is missing. Every
+    // term is a JIT-time constant, also in the methods compiled with AggressiveOptimization.
     private static bool HasFusedMultiplyAdd =>
         Vector.IsHardwareAccelerated && (System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported);
 
@@ -149,6 +150,7 @@ public static class EigenProjection
     /// rows of the upper triangle are independent, so large problems spread them over threads; each entry is still
     /// summed in a fixed order, so the result does not depend on the thread count.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] Gram(ReadOnlySpan<float> activations, int channels, int positions, double[] means)
     {
         var width = Vector<double>.Count;
@@ -208,6 +210,7 @@ public static class EigenProjection
     /// used for two or four multiply-adds. The (i + 1, i) entry lands below the diagonal, where the final
     /// symmetrisation overwrites it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateRowPair(double[] buffer, int stride, int length, double[] gram, int channels, int pair)
     {
         var i = 2 * pair;
@@ -274,6 +277,7 @@ public static class EigenProjection
     }
 
     /// <summary>Adds the dot products of buffer row <paramref name="i"/> with rows i..K-1 to row i of the Gram matrix.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateRow(double[] buffer, int stride, int length, double[] gram, int channels, int i)
     {
         var x = Row(buffer, i, stride, length);
@@ -304,6 +308,7 @@ public static class EigenProjection
         n <= JacobiMaxChannels ? TopEigenvectorJacobi(matrix, n) : TopEigenvectorTridiagonal(matrix, n);
 
     /// <summary>Unit eigenvector for the largest eigenvalue of a symmetric matrix, by cyclic Jacobi rotations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] TopEigenvectorJacobi(ReadOnlySpan<double> matrix, int n)
     {
         var a = matrix[..(n * n)].ToArray();
@@ -414,6 +419,7 @@ public static class EigenProjection
     /// Unit eigenvector for the largest eigenvalue of a symmetric matrix, by Householder tridiagonalisation,
     /// bisection and inverse iteration (see the class remarks).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double[] TopEigenvectorTridiagonal(ReadOnlySpan<double> matrix, int n)
     {
         var a = matrix[..(n * n)].ToArray();
@@ -644,6 +650,7 @@ public static class EigenProjection
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
     {
         var width = Vector<double>.Count;
@@ -666,6 +673,7 @@ public static class EigenProjection
     }
 
     /// <summary>row -= ui * w + wi * u.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SubtractRankTwo(Span<double> row, double ui, ReadOnlySpan<double> w, double wi, ReadOnlySpan<double> u)
     {
         var width = Vector<double>.Count;
