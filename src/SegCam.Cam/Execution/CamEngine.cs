@@ -105,6 +105,7 @@ public sealed class CamEngine : IDisposable
 
         return new CamResult
         {
+            Layer = layer,
             Maps = maps,
             MapShape = mapShape,
             Logits = outputs[augmented.LogitsOutput],

@@ -19,6 +19,9 @@ public enum CamFlags
 /// <summary>The maps of one request: each [N, spatial…] at the requested resolution, plus what was asked to export.</summary>
 public sealed class CamResult
 {
+    /// <summary>The resolved target layer (exact ONNX tensor name).</summary>
+    public required string Layer { get; init; }
+
     /// <summary>Maps by method.</summary>
     public required IReadOnlyDictionary<CamMethod, float[]> Maps { get; init; }
 

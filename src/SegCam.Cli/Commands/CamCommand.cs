@@ -120,7 +120,7 @@ internal static class CamCommand
                 }
             }
 
-            await stdout.WriteLineAsync($"model {m.Name} | layer {LayerName(m, request)} | provider {engine.Sessions.ProviderName} | pixels [{string.Join(", ", result.PixelCounts)}] | {result.RunTime.TotalMilliseconds:F1} ms").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"model {m.Name} | layer {result.Layer} | provider {engine.Sessions.ProviderName} | pixels [{string.Join(", ", result.PixelCounts)}] | {result.RunTime.TotalMilliseconds:F1} ms").ConfigureAwait(false);
             foreach (var path in written)
             {
                 await stdout.WriteLineAsync($"wrote {path}").ConfigureAwait(false);
@@ -130,8 +130,6 @@ internal static class CamCommand
         });
         return command;
     }
-
-    private static string LayerName(SegmentationModel m, CamRequest r) => Cam.Layers.LayerCatalog.Resolve(m, r.InputShape, r.Layer);
 
     private static int[] ToInts(long[] shape) => shape.Select(d => checked((int)d)).ToArray();
 
