@@ -33,7 +33,8 @@ internal static class BenchCommand
             var random = new Random(7);
             var input = Enumerable.Range(0, (int)inputShape.Aggregate(1L, (a, d) => a * d)).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 
-            var plain = Median(count, () => PlainInference(m, engine, input, inputShape));
+            using var plainSession = new InferenceSession(OnnxModelFile.ToBytes(m.Proto), engine.Sessions.Create());
+            var plain = Median(count, () => PlainInference(plainSession, m, input, inputShape));
             await stdout.WriteLineAsync($"model {m.Name} input [{string.Join(", ", inputShape)}] provider {engine.Sessions.ProviderName} runs {count} (median)").ConfigureAwait(false);
             await stdout.WriteLineAsync($"plain inference: {plain:F1} ms").ConfigureAwait(false);
             var gradientMethods = CamMethodNames.All.Select(CamMethodNames.Parse).Where(x => x.NeedsGradient()).ToArray();
@@ -62,16 +63,13 @@ internal static class BenchCommand
         return command;
     }
 
-    private static void PlainInference(SegmentationModel model, CamEngine engine, float[] input, long[] shape)
+    private static void PlainInference(InferenceSession session, SegmentationModel model, float[] input, long[] shape)
     {
-        _plain ??= new InferenceSession(OnnxModelFile.ToBytes(model.Proto), engine.Sessions.Create());
         using var x = OrtValue.CreateTensorValueFromMemory(input, shape);
         using var options = new RunOptions();
-        using var outputs = _plain.Run(options, [model.Input], [x], [model.Output]);
+        using var outputs = session.Run(options, [model.Input], [x], [model.Output]);
         _ = outputs[0].GetTensorDataAsSpan<float>()[0];
     }
-
-    private static InferenceSession? _plain;
 
     private static double Median(int runs, Action action)
     {
