@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using System.CommandLine;
 using SegCam.Cli.Commands;
 using SegCam.Common.Errors;
@@ -59,6 +60,17 @@ public static class CliApp
         {
             await stderr.WriteLineAsync($"segcam: {ex.Message}").ConfigureAwait(false);
             return UsageError;
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or InvalidOperationException)
+        {
+            // A defect or a runtime failure, not bad input: say so plainly instead of aborting with a stack trace.
+            await stderr.WriteLineAsync($"segcam: internal error: {ex.Message}").ConfigureAwait(false);
+            if (parse.GetValue(verbose))
+            {
+                await stderr.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+
+            return 1;
         }
     }
 

@@ -10,14 +10,14 @@ namespace SegCam.Cli.Tests;
 public sealed class ReferenceCaseTests
 {
     /// <summary>
-    /// Cases that float32 execution cannot reach, with the measured reason. They stay visible as skips,
-    /// and the issue stays open until a float64 execution path exists.
+    /// Cases float32 arithmetic cannot reach (measured): the default float64 path must pass them, and the float32
+    /// theory leaves them out. PyTorch's own float32 autograd misses the unet3d ones by the same amounts.
     /// </summary>
     private static readonly Dictionary<string, string> Float32Unreachable = new(StringComparer.Ordinal)
     {
-        ["shared:unet3d-bottleneck-mask"] = "float32 forward flips the sign of one LeakyReLU input in decs.0.2 (|x| = 6.8e-7 in float64); PyTorch's own float32 autograd misses this case by the same 4.4e-3",
-        ["shared:unet3d-stage1-mask-activation"] = "same LeakyReLU sign flip as unet3d-bottleneck-mask; PyTorch's own float32 autograd misses it by 1.35e-4",
-        ["shared:oddnet2d-deep-mask"] = "Grad-CAM++ on a pre-activation layer: s_k·G³ nearly cancels 2G², amplifying float32 rounding of A and G to 2.3e-4",
+        ["shared:unet3d-bottleneck-mask"] = "float32 forward flips the sign of one LeakyReLU input in decs.0.2 (|x| = 6.8e-7 in float64): off by 4.4e-3",
+        ["shared:unet3d-stage1-mask-activation"] = "same LeakyReLU sign flip: off by 1.35e-4",
+        ["shared:oddnet2d-deep-mask"] = "Grad-CAM++ on a pre-activation layer: s_k·G³ nearly cancels 2G², amplifying float32 rounding to 2.3e-4",
     };
 
     public static TheoryData<string, string> Cases()
@@ -39,21 +39,39 @@ public sealed class ReferenceCaseTests
         return data;
     }
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public async Task Cli_reproduces_reference_case(string source, string name)
+    public static TheoryData<string, string> Float32Cases()
     {
-        if (Float32Unreachable.TryGetValue($"{source}:{name}", out var reason))
+        var data = new TheoryData<string, string>();
+        foreach (var row in Cases())
         {
-            Assert.Skip($"needs float64 execution: {reason}");
+            var (source, name) = row.Data;
+            if (!Float32Unreachable.ContainsKey($"{source}:{name}"))
+            {
+                data.Add(source, name);
+            }
         }
 
+        return data;
+    }
+
+    /// <summary>The case's command line as written (default precision: float64).</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public Task Cli_reproduces_reference_case(string source, string name) => RunCase(source, name, []);
+
+    /// <summary>The same command with --precision float32, for every case float32 can reach.</summary>
+    [Theory]
+    [MemberData(nameof(Float32Cases))]
+    public Task Cli_reproduces_reference_case_in_float32(string source, string name) => RunCase(source, name, ["--precision", "float32"]);
+
+    private static async Task RunCase(string source, string name, string[] extra)
+    {
         var caseDir = source == "shared" ? Path.Combine(RepoPaths.Shared, "reference", "cases", name) : Path.Combine(RepoPaths.Fixtures, "cases", name);
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(caseDir, "case.json"), TestContext.Current.CancellationToken));
         var outDir = Directory.CreateTempSubdirectory("segcam-case-").FullName;
         try
         {
-            var args = CliArgs(doc.RootElement, caseDir, outDir);
+            string[] args = [.. CliArgs(doc.RootElement, caseDir, outDir), .. extra];
             var stdout = new StringWriter();
             var stderr = new StringWriter();
             var code = await CliApp.RunAsync(args, stdout, stderr, TestContext.Current.CancellationToken);

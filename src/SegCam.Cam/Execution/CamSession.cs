@@ -16,7 +16,15 @@ internal sealed class CamSession : IDisposable
     {
         Model = model;
         using var options = factory.Create(level);
-        _session = new InferenceSession(OnnxModelFile.ToBytes(model.Model), options);
+        try
+        {
+            _session = new InferenceSession(OnnxModelFile.ToBytes(model.Model), options);
+        }
+        catch (OnnxRuntimeException ex) when (ex.Message.Contains("Could not find an implementation", StringComparison.Ordinal))
+        {
+            // A kernel missing for an element type (float64 has fewer kernels than float32).
+            throw new Common.Errors.UnsupportedOperatorException($"ONNX Runtime has no kernel for a node of the CAM graph ({ex.Message}); with --precision float64, try float32");
+        }
         _outputNames = _session.OutputMetadata.Keys.ToArray();
     }
 

@@ -4,6 +4,7 @@ using SegCam.Common.Errors;
 using SegCam.Onnx.Autodiff;
 using SegCam.Onnx.Graph;
 using SegCam.Onnx.Model;
+using SegCam.Onnx.Precision;
 using SegCam.Onnx.Probing;
 using SegCam.Onnx.Protocol;
 
@@ -103,6 +104,11 @@ internal static class AugmentedModelBuilder
             b.AddOutput(gradientOutput, TensorValues.Float);
         }
 
+        if (options.Precision == CamPrecision.Float64)
+        {
+            model = Float64Conversion.Convert(model, names => ProbeAugmented(model, source.Input, inputShape, mask, maskShape, cls, usePredicted, names));
+        }
+
         return new AugmentedModel
         {
             Model = model,
@@ -120,6 +126,18 @@ internal static class AugmentedModelBuilder
             ActivationOutput = exportActivation ? layer : null,
             GradientOutput = gradientOutput,
         };
+    }
+
+    // Shapes and small values of tensors of the float32 augmented model, from one run on neutral inputs.
+    private static Dictionary<string, TensorInfo> ProbeAugmented(ModelProto model, string input, long[] inputShape, string mask, long[] maskShape, string cls, string usePredicted, IReadOnlyCollection<string> names)
+    {
+        var count = inputShape.Aggregate(1L, (a, d) => checked(a * d));
+        using var x = OrtValue.CreateTensorValueFromMemory(new float[count], inputShape);
+        using var m = OrtValue.CreateTensorValueFromMemory(new byte[maskShape.Aggregate(1L, (a, d) => a * d)], maskShape);
+        using var c = OrtValue.CreateTensorValueFromMemory(new long[inputShape[0]], [inputShape[0]]);
+        using var p = OrtValue.CreateTensorValueFromMemory(new bool[1], [1]);
+        var inputs = new Dictionary<string, OrtValue>(StringComparer.Ordinal) { [input] = x, [mask] = m, [cls] = c, [usePredicted] = p };
+        return ShapeProbe.Run(model, inputs, names);
     }
 
     // dS/dlogits through our own probability transform (the model's own Softmax, wherever it sits, is not differentiated):

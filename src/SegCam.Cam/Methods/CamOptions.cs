@@ -38,6 +38,19 @@ public enum CamNormalization
     MinMax,
 }
 
+/// <summary>Arithmetic of the forward and backward pass.</summary>
+public enum CamPrecision
+{
+    /// <summary>float32, the model's own precision: fast.</summary>
+    Float32,
+
+    /// <summary>
+    /// float64 end to end, as PyTorch autograd in double: exact where float32 rounding flips a ReLU/LeakyReLU kink
+    /// or cancels in Grad-CAM++'s denominator; several times slower on CPU.
+    /// </summary>
+    Float64,
+}
+
 /// <summary>Seg-XRes-CAM's gradient pooling operation.</summary>
 public enum XResPool
 {
@@ -72,6 +85,9 @@ public sealed record CamOptions
     /// <summary>Seg-XRes-CAM pooling.</summary>
     public XResPool XResPool { get; init; } = XResPool.Mean;
 
+    /// <summary>float32 (default) or float64 arithmetic.</summary>
+    public CamPrecision Precision { get; init; } = CamPrecision.Float32;
+
     /// <summary>Also return the activation A and gradient G.</summary>
     public bool ExportTensors { get; init; }
 
@@ -95,5 +111,5 @@ public sealed record CamOptions
     }
 
     /// <summary>A stable key of the graph-shaping options.</summary>
-    internal string GraphKey => $"{string.Join('+', Methods.Order())}|{Target}|{Relu}|{Resolution}|{Normalization}|{XResWindow}|{XResPool}|{ExportTensors}";
+    internal string GraphKey => $"{string.Join('+', Methods.Order())}|{Target}|{Relu}|{Resolution}|{Normalization}|{XResWindow}|{XResPool}|{ExportTensors}|{Precision}";
 }

@@ -30,12 +30,17 @@ internal static class CamCommand
         var exportActivation = new Option<FileInfo?>("--export-activation") { Description = "Write the activation A to this .npy" };
         var xresWindow = new Option<int>("--xres-window") { Description = "Seg-XRes-CAM pooling window per axis (1 = Seg-HiRes-Grad CAM)", DefaultValueFactory = _ => 2 };
         var xresPool = new Option<string>("--xres-pool") { Description = "Seg-XRes-CAM pooling: mean or max", DefaultValueFactory = _ => "mean" }.AcceptOnlyFromAmong("mean", "max");
+        var precision = new Option<string>("--precision")
+        {
+            Description = "float64 (default: forward and backward in double, as PyTorch autograd in float64; exact at ReLU kinks) or float32 (the model's precision, several times faster)",
+            DefaultValueFactory = _ => "float64",
+        }.AcceptOnlyFromAmong("float64", "float32");
         var device = CommonOptions.Device();
 
         var command = new Command("cam", "Compute class activation maps for one input, class and pixel set")
         {
             model, input, cls, layer, method, output, mask, pixelSet, bbox, pixel, target, noRelu, resolution, normalize,
-            exportGradient, exportActivation, xresWindow, xresPool, device,
+            exportGradient, exportActivation, xresWindow, xresPool, precision, device,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -57,6 +62,7 @@ internal static class CamCommand
                 XResWindow = parse.GetValue(xresWindow),
                 XResPool = parse.GetValue(xresPool) == "max" ? XResPool.Max : XResPool.Mean,
                 ExportTensors = parse.GetValue(exportGradient) is not null || parse.GetValue(exportActivation) is not null,
+                Precision = parse.GetValue(precision) == "float32" ? CamPrecision.Float32 : CamPrecision.Float64,
             };
             options.Validate();
 

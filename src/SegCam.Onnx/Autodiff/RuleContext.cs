@@ -66,6 +66,9 @@ public sealed class RuleContext
     public TensorInfo Info(string tensor)
         => _info.TryGetValue(tensor, out var i) ? i : throw new InvalidOperationException($"tensor '{tensor}' was not probed");
 
+    /// <summary>The probed info of a tensor, if it was probed.</summary>
+    public bool TryInfo(string tensor, out TensorInfo info) => _info.TryGetValue(tensor, out info!);
+
     /// <summary>The probed static shape of a tensor.</summary>
     public long[] Shape(string tensor) => Info(tensor).Shape;
 

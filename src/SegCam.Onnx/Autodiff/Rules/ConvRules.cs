@@ -156,11 +156,12 @@ internal static class ConvRules
         return c.B.Pad(cropped, padEnd, 0, c.Hint);
     }
 
-    private static void ConvTransposeBackward(RuleContext c)
+    /// <summary>Geometry of a ConvTranspose node: output_padding and the pads actually applied (derived as ORT does).</summary>
+    internal sealed record TransposeGeometry(long[] Kernel, long[] Strides, long[] Dilations, long[] OutputPadding, long[] Begin, long[] End);
+
+    /// <summary>Resolves a ConvTranspose node's geometry; output_shape and auto_pad are derived from the probed output length.</summary>
+    internal static TransposeGeometry ResolveTranspose(RuleContext c, long[] xShape, long[] wShape, long[] yShape)
     {
-        var xShape = c.Shape(c.X());
-        var wShape = c.Shape(c.X(1));
-        var yShape = c.Shape(c.Y());
         var dims = xShape.Length - 2;
         var kernel = wShape[2..];
         var inSp = xShape[2..];
@@ -189,6 +190,19 @@ internal static class ConvRules
             Array.Copy(pads, dims, end, 0, dims);
         }
 
+        return new TransposeGeometry(kernel, strides, dilations, outputPadding, begin, end);
+    }
+
+    private static void ConvTransposeBackward(RuleContext c)
+    {
+        var xShape = c.Shape(c.X());
+        var wShape = c.Shape(c.X(1));
+        var yShape = c.Shape(c.Y());
+        var dims = xShape.Length - 2;
+        var inSp = xShape[2..];
+        var outSp = yShape[2..];
+        var geo = ResolveTranspose(c, xShape, wShape, yShape);
+        var (kernel, strides, dilations, outputPadding, begin, end) = (geo.Kernel, geo.Strides, geo.Dilations, geo.OutputPadding, geo.Begin, geo.End);
         var convPads = new long[2 * dims];
         for (var i = 0; i < dims; i++)
         {

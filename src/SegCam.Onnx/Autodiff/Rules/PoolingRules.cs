@@ -13,7 +13,7 @@ internal static class PoolingRules
         yield return GradientRule.Unary("AveragePool", AveragePool);
     }
 
-    private static ConvRules.Geometry Geometry(RuleContext c)
+    internal static ConvRules.Geometry Geometry(RuleContext c)
     {
         var xShape = c.Shape(c.X());
         var kernel = c.Ints("kernel_shape") ?? throw c.Refuse("kernel_shape is required");
@@ -169,7 +169,8 @@ internal static class PoolingRules
         return b.Pad(cropped, tail, 0, h);
     }
 
-    private static IEnumerable<long[]> Offsets(long[] kernel)
+    /// <summary>Every kernel offset, row-major.</summary>
+    internal static IEnumerable<long[]> Offsets(long[] kernel)
     {
         var index = new long[kernel.Length];
         while (true)
@@ -197,8 +198,20 @@ internal static class PoolingRules
         var inSp = xShape[2..];
         var dims = inSp.Length;
 
-        // What ORT divides each window by is measured, not assumed (AUTODIFF.md 2.6, pitfall 5):
-        // AvgPool(ones) = |window ∩ input| / divisor, so 1/divisor = AvgPool(ones) / |window ∩ input|.
+        var k = Reciprocals(c, geo, inSp, outSp);
+        var kc = c.B.Floats(k, [1, 1, .. outSp], c.Hint + "/divisors");
+        var channels = xShape[1];
+        var onesKernel = c.B.Floats(Enumerable.Repeat(1.0, (int)(channels * geo.Kernel.Aggregate(1L, (a, d) => a * d))).ToArray(), [channels, 1, .. geo.Kernel], c.Hint + "/ones");
+        var scaled = c.B.Mul(c.Dy, kc, c.Hint);
+        c.SetGrad(0, ConvRules.TransposedWindow(c, scaled, onesKernel, channels, geo, inSp, outSp));
+    }
+
+    /// <summary>
+    /// 1/divisor of every output window of the AveragePool node, measured rather than assumed (AUTODIFF.md 2.6, pitfall 5):
+    /// AvgPool(ones) = |window ∩ input| / divisor. The divisor is an integer, so it is recovered exactly and inverted in double.
+    /// </summary>
+    internal static double[] Reciprocals(RuleContext c, ConvRules.Geometry geo, long[] inSp, long[] outSp)
+    {
         var probeNode = new NodeProto { OpType = "AveragePool", Name = "probe" };
         probeNode.Input.Add("x");
         probeNode.Output.Add("y");
@@ -210,14 +223,10 @@ internal static class PoolingRules
         var k = new double[averaged.Length];
         for (var i = 0; i < k.Length; i++)
         {
-            k[i] = counts[i] == 0 ? 0 : averaged[i] / counts[i];
+            k[i] = counts[i] == 0 || averaged[i] == 0 ? 0 : 1.0 / Math.Round(counts[i] / (double)averaged[i]);
         }
 
-        var kc = c.B.Floats(k, [1, 1, .. outSp], c.Hint + "/divisors");
-        var channels = xShape[1];
-        var onesKernel = c.B.Floats(Enumerable.Repeat(1.0, (int)(channels * geo.Kernel.Aggregate(1L, (a, d) => a * d))).ToArray(), [channels, 1, .. geo.Kernel], c.Hint + "/ones");
-        var scaled = c.B.Mul(c.Dy, kc, c.Hint);
-        c.SetGrad(0, ConvRules.TransposedWindow(c, scaled, onesKernel, channels, geo, inSp, outSp));
+        return k;
     }
 
     /// <summary>Number of real input elements in each output window (row-major over the output grid).</summary>

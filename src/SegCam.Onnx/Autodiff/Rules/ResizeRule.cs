@@ -18,35 +18,18 @@ internal static class ResizeRule
         var xShape = c.Shape(c.X());
         var yShape = c.Shape(c.Y());
         var rank = xShape.Length;
-        if (c.Str("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize")
+        if (Unsupported(c) is { } why)
         {
-            throw c.Refuse("coordinate mode tf_crop_and_resize has no gradient rule");
+            throw c.Refuse(why);
         }
 
-        if (c.Str("keep_aspect_ratio_policy", "stretch") != "stretch")
-        {
-            throw c.Refuse("keep_aspect_ratio_policy other than 'stretch' has no gradient rule");
-        }
-
-        var scales = c.HasInput(2) ? c.Constant(2) : [];
-        var useScales = scales.Length > 0;
-        var declaredAxes = c.Ints("axes")?.Select(a => RuleContext.Axis(a, rank)).ToArray()
-                           ?? Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
-        var fullScales = Enumerable.Repeat(1.0, rank).ToArray();
-        if (useScales)
-        {
-            for (var i = 0; i < declaredAxes.Length; i++)
-            {
-                fullScales[declaredAxes[i]] = scales[i];
-            }
-        }
-
+        var fullScales = FullScales(c, rank);
         var g = c.Dy;
         var shape = (long[])yShape.Clone();
         var order = Enumerable.Range(0, rank).Where(a => xShape[a] != yShape[a]).OrderBy(a => (double)yShape[a] / xShape[a]);
         foreach (var axis in order)
         {
-            var weights = ProbeWeights(c, xShape[axis], yShape[axis], axis, rank, useScales ? fullScales[axis] : null);
+            var weights = ProbeWeights(c, xShape[axis], yShape[axis], axis, rank, fullScales?[axis]);
             g = ApplyTransposed(c, g, shape, axis, weights, xShape[axis], yShape[axis]);
             shape[axis] = xShape[axis];
         }
@@ -54,8 +37,19 @@ internal static class ResizeRule
         c.SetGrad(0, g);
     }
 
+    /// <summary>Why the node's resize cannot be written as separable per-axis matrices, or null when it can.</summary>
+    internal static string? Unsupported(RuleContext c)
+    {
+        if (c.Str("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize")
+        {
+            return "coordinate mode tf_crop_and_resize is not supported";
+        }
+
+        return c.Str("keep_aspect_ratio_policy", "stretch") != "stretch" ? "keep_aspect_ratio_policy other than 'stretch' is not supported" : null;
+    }
+
     /// <summary>W_a as [out, in] (row-major), measured by resizing an identity matrix with ORT.</summary>
-    private static double[] ProbeWeights(RuleContext c, long inLength, long outLength, int axis, int rank, double? scale)
+    internal static double[] ProbeWeights(RuleContext c, long inLength, long outLength, int axis, int rank, double? scale)
     {
         // The identity runs along axis `identityAxis` (resized with scale 1) and `axis`.
         var identityAxis = axis == 0 ? 1 : 0;
@@ -117,7 +111,44 @@ internal static class ResizeRule
             }
         }
 
-        return w;
+        var linear = c.Str("mode", "nearest") == "linear" && c.Int("antialias", 0) == 0;
+        return linear ? LinearResizeWeights.Refine(w, c.Str("coordinate_transformation_mode", "half_pixel"), inLength, outLength, scale) : w;
+    }
+
+    /// <summary>Scales of the resized axes (full rank, 1 where not resized), or null when the node resizes by sizes.</summary>
+    internal static double[]? FullScales(RuleContext c, int rank)
+    {
+        var scales = c.HasInput(2) ? c.Constant(2) : [];
+        if (scales.Length == 0)
+        {
+            return null;
+        }
+
+        var declaredAxes = c.Ints("axes")?.Select(a => RuleContext.Axis(a, rank)).ToArray()
+                           ?? Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
+        var full = Enumerable.Repeat(1.0, rank).ToArray();
+        for (var i = 0; i < declaredAxes.Length; i++)
+        {
+            full[declaredAxes[i]] = scales[i];
+        }
+
+        return full;
+    }
+
+    /// <summary>Multiplies <paramref name="x"/> along <paramref name="axis"/> by W_a (the forward resize): length in → out.</summary>
+    internal static string ApplyForward(RuleContext c, string x, long[] shape, int axis, double[] w, long inLength, long outLength)
+    {
+        // W_a is [out, in]; its transpose [in, out] is what ApplyTransposed expects for the reverse direction.
+        var wt = new double[w.Length];
+        for (var o = 0; o < outLength; o++)
+        {
+            for (var i = 0; i < inLength; i++)
+            {
+                wt[(i * outLength) + o] = w[(o * inLength) + i];
+            }
+        }
+
+        return ApplyTransposed(c, x, shape, axis, wt, outLength, inLength);
     }
 
     /// <summary>Multiplies <paramref name="g"/> along <paramref name="axis"/> by W_aᵀ: length out → in.</summary>
