@@ -17,8 +17,10 @@ public sealed class SegmentationModel
 
     private readonly ConcurrentDictionary<string, Dictionary<string, TensorInfo>> _probes = new(StringComparer.Ordinal);
 
-    private SegmentationModel(ModelProto proto, string name)
+    private SegmentationModel(ModelProto original, string name)
     {
+        // Opsets 7-10 are brought to 11 first (Upsample becomes Resize), so every later step sees opset 11 or newer.
+        var proto = OpsetUpgrade.ToOpset11(original);
         Proto = proto;
         Name = name;
         Opset = (int)(proto.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version

@@ -10,7 +10,7 @@ namespace SegCam.Onnx.Tests;
 /// <summary>A tiny test graph: input "a", some nodes and initializers, output "y".</summary>
 internal sealed class TestGraph
 {
-    private readonly ModelProto _model;
+    private ModelProto _model;
 
     public TestGraph(int opset, params long[] inputShape)
     {
@@ -25,6 +25,9 @@ internal sealed class TestGraph
     public long[] InputShape { get; }
 
     public ModelProto Model => _model;
+
+    /// <summary>Replaces the model (e.g. by its opset-upgraded form); the input stays "a", the output "y".</summary>
+    public void Replace(ModelProto model) => _model = model;
 
     public Random Random { get; } = new(1234);
 
