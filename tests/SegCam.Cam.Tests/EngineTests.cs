@@ -163,6 +163,47 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void Cancellation_during_the_run_terminates_it()
+    {
+        using var engine = new CamEngine();
+        var ct = TestContext.Current.CancellationToken;
+        long[] shape = [384, 1, 48, 40];
+        var random = new Random(5);
+        // A large batch (the model fixes the spatial size) so the run lasts long enough to be interrupted.
+        var request = Request(PixelSet.All()) with
+        {
+            Input = Enumerable.Range(0, 384 * 48 * 40).Select(_ => (float)random.NextDouble()).ToArray(),
+            InputShape = shape,
+        };
+        engine.Prepare(UNet, request.Layer, shape, request.Options);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        engine.Compute(UNet, request, ct);
+        var full = clock.Elapsed;
+
+        // Cancel a tenth of the way into an identical run: RunOptions.Terminate stops it between nodes.
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(full / 10);
+        Assert.ThrowsAny<OperationCanceledException>(() => engine.Compute(UNet, request, cts.Token));
+    }
+
+    [Fact]
+    public void Float64_and_float32_sessions_are_separate_and_agree()
+    {
+        using var engine = new CamEngine();
+        var ct = TestContext.Current.CancellationToken;
+        var box = PixelSet.Box([10, 8], [30, 25]);
+        var single = engine.Compute(UNet, Request(box), ct);
+        var dbl = engine.Compute(UNet, Request(box, AllMethods with { Precision = CamPrecision.Float64 }), ct);
+        Assert.Equal(2, engine.CachedSessions);
+        foreach (var (method, map) in single.Maps)
+        {
+            AssertClose(dbl.Maps[method], map, 1e-4, method.Id());
+        }
+
+        AssertClose(dbl.Gradient!, single.Gradient!, 1e-4, "gradient");
+    }
+
+    [Fact]
     public void Layer_roles_follow_the_unet_structure()
     {
         var layers = LayerCatalog.List(UNet, [1, 1, 48, 40]);
