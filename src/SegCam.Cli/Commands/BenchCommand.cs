@@ -22,20 +22,22 @@ internal static class BenchCommand
         var shape = new Option<string>("--input-shape") { Description = "Input shape, e.g. 8,1,256,256", Required = true };
         var layers = new Option<string>("--layers") { Description = "Semicolon-separated layers (names or roles)", DefaultValueFactory = _ => "bottleneck;encoder level 1" };
         var runs = new Option<int>("--runs") { Description = "Timed runs per measurement (median reported)", DefaultValueFactory = _ => 7 };
+        var precision = new Option<string>("--precision") { Description = "float32 (default) or float64 arithmetic of the CAM graph", DefaultValueFactory = _ => "float32" }.AcceptOnlyFromAmong("float32", "float64");
         var device = CommonOptions.Device();
-        var command = new Command("bench", "Benchmark CAM time against plain inference (ratios, medians)") { model, shape, layers, runs, device };
+        var command = new Command("bench", "Benchmark CAM time against plain inference (ratios, medians)") { model, shape, layers, runs, precision, device };
         command.SetAction(async (parse, ct) =>
         {
             var m = SegmentationModel.Load(parse.GetValue(model)!.FullName);
             var inputShape = CommonOptions.ParseInts(parse.GetValue(shape)!, "--input-shape");
             var count = Math.Max(1, parse.GetValue(runs));
+            var arithmetic = parse.GetValue(precision) == "float64" ? CamPrecision.Float64 : CamPrecision.Float32;
             using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
             var random = new Random(7);
             var input = Enumerable.Range(0, (int)inputShape.Aggregate(1L, (a, d) => a * d)).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 
             using var plainSession = new InferenceSession(OnnxModelFile.ToBytes(m.Proto), engine.Sessions.Create());
             var plain = Median(count, () => PlainInference(plainSession, m, input, inputShape));
-            await stdout.WriteLineAsync($"model {m.Name} input [{string.Join(", ", inputShape)}] provider {engine.Sessions.ProviderName} runs {count} (median)").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"model {m.Name} input [{string.Join(", ", inputShape)}] provider {engine.Sessions.ProviderName} precision {arithmetic} runs {count} (median)").ConfigureAwait(false);
             await stdout.WriteLineAsync($"plain inference: {plain:F1} ms").ConfigureAwait(false);
             var gradientMethods = CamMethodNames.All.Select(CamMethodNames.Parse).Where(x => x.NeedsGradient()).ToArray();
             foreach (var layer in parse.GetValue(layers)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -46,7 +48,7 @@ internal static class BenchCommand
                     var request = new CamRequest
                     {
                         Input = input, InputShape = inputShape, Class = 1, Layer = name, PixelSet = PixelSet.All(),
-                        Options = new CamOptions { Methods = methods, Resolution = CamResolution.Input, Normalization = CamNormalization.MinMax },
+                        Options = new CamOptions { Methods = methods, Resolution = CamResolution.Input, Normalization = CamNormalization.MinMax, Precision = arithmetic },
                     };
                     engine.Compute(m, request, ct);
                     return Median(count, () => engine.Compute(m, request, ct));

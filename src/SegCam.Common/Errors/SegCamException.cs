@@ -53,3 +53,15 @@ public sealed class ResourceLimitException(string message) : SegCamException(mes
 {
     public override ErrorKind Kind => ErrorKind.ResourceLimit;
 }
+
+/// <summary>A medical image file (NIfTI, NRRD, MetaImage, DICOM) that is malformed, hostile or of an unsupported kind.</summary>
+public sealed class VolumeFormatException(string message, Exception? inner = null) : SegCamException(message, inner)
+{
+    public override ErrorKind Kind => ErrorKind.InvalidInput;
+}
+
+/// <summary>Two images that must share one voxel grid (image and label map, image and heatmap) do not.</summary>
+public sealed class GeometryMismatchException(string message) : SegCamException(message)
+{
+    public override ErrorKind Kind => ErrorKind.InvalidInput;
+}

@@ -1,0 +1,53 @@
+using SegCam.Common.Errors;
+
+namespace SegCam.Volumes.Formats;
+
+/// <summary>Reads and writes images by file name, picking the format from the name's ending.</summary>
+public static class VolumeFile
+{
+    private static readonly List<IVolumeFormat> Formats = [];
+
+    /// <summary>Every registered format.</summary>
+    public static IReadOnlyList<IVolumeFormat> All => Formats;
+
+    /// <summary>Adds a format (at start-up; later registrations of the same extension win).</summary>
+    public static void Register(IVolumeFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        lock (Formats)
+        {
+            Formats.Insert(0, format);
+        }
+    }
+
+    /// <summary>The format owning <paramref name="path"/>'s file name ending.</summary>
+    public static IVolumeFormat FormatOf(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var name = Path.GetFileName(path).ToLowerInvariant();
+        lock (Formats)
+        {
+            return Formats.Where(f => f.Extensions.Any(name.EndsWith)).OrderByDescending(f => f.Extensions.Where(name.EndsWith).Max(e => e.Length)).FirstOrDefault()
+                   ?? throw new VolumeFormatException($"'{path}': unknown image format; allowed endings: {string.Join(", ", Formats.SelectMany(f => f.Extensions).Distinct())}");
+        }
+    }
+
+    /// <summary>Reads an image; the file must exist.</summary>
+    public static Volume Read(string path, VolumeLimits? limits = null, CancellationToken cancellationToken = default)
+    {
+        var format = FormatOf(path);
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            throw new InputFileNotFoundException($"image '{path}' does not exist");
+        }
+
+        return format.Read(path, limits ?? VolumeLimits.Default, cancellationToken);
+    }
+
+    /// <summary>Writes an image in the format its file name names.</summary>
+    public static void Write(Volume volume, string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(volume);
+        FormatOf(path).Write(volume, path, cancellationToken);
+    }
+}
