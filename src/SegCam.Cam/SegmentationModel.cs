@@ -116,6 +116,9 @@ public sealed class SegmentationModel
     public long[] DefaultInputShape()
         => InputDims.Select((d, i) => d >= 0 ? d : i == 0 ? 1 : i == 1 ? 1 : InputDims.Length == 4 ? 128 : 64).ToArray();
 
+    /// <summary>The shape of the first output for an input of <paramref name="inputShape"/> (probed once per shape).</summary>
+    public long[] OutputShape(long[] inputShape) => Probe(inputShape)[Output].Shape;
+
     /// <summary>Every tensor's shape (and small values) for a zero input of <paramref name="inputShape"/>; cached per shape.</summary>
     internal Dictionary<string, TensorInfo> Probe(long[] inputShape)
     {

@@ -11,7 +11,7 @@ namespace SegCam.Cam.Tests;
 /// <summary>Engine behaviour on the committed PyTorch-exported 2-D U-Net (BatchNorm kept, opset 13).</summary>
 public sealed class EngineTests
 {
-    private static readonly string Fixtures = FindFixtures();
+    internal static readonly string Fixtures = FindFixtures();
     private static readonly SegmentationModel UNet = SegmentationModel.Load(Path.Combine(Fixtures, "models", "unet2d_bn.onnx"));
     private static readonly NdArray Input = NpyFile.Read(Path.Combine(Fixtures, "cases", "unet2d_bn-bottleneck-mask", "input.npy"));
 
