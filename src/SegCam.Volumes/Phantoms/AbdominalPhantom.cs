@@ -80,8 +80,13 @@ public static class AbdominalPhantom
         private readonly Ellipsoid? _tumour;
         private readonly double _tumourHu;
 
-        private Scene(Ellipsoid body, Ellipsoid muscle, Ellipsoid spine, Ellipsoid[] kidneys, Ellipsoid[] medullas, Ellipsoid? tumour, double tumourHu)
+        private readonly Ellipsoid _liver;
+        private readonly Ellipsoid[] _gas;
+
+        private Scene(Ellipsoid body, Ellipsoid muscle, Ellipsoid spine, Ellipsoid[] kidneys, Ellipsoid[] medullas, Ellipsoid? tumour, double tumourHu, Ellipsoid liver, Ellipsoid[] gas)
         {
+            _liver = liver;
+            _gas = gas;
             _body = body;
             _muscle = muscle;
             _spine = spine;
@@ -104,7 +109,7 @@ public static class AbdominalPhantom
             foreach (var side in new[] { -1.0, 1.0 })
             {
                 var center = new Vector3(side * bodyRadius.X * U(0.42, 0.52), spineY - U(4, 12), U(-0.12, 0.12) * extent.Z);
-                var radius = new Vector3(U(20, 27), U(26, 34), Math.Min(U(45, 58), extent.Z * 0.45));
+                var radius = new Vector3(U(24, 31), U(28, 38), Math.Min(U(45, 58), extent.Z * 0.45));
                 kidneys.Add(new Ellipsoid(center, radius));
                 medullas.Add(new Ellipsoid(center + new Vector3(-side * U(2, 5), 0, 0), radius * 0.55));
             }
@@ -117,11 +122,16 @@ public static class AbdominalPhantom
                 var dir = new Vector3(U(-1, 1), U(-1, 1), U(-0.5, 0.5)).Normalized();
                 var reach = U(0.6, 0.9);
                 var center = host.Center + new Vector3(dir.X * host.Radius.X * reach, dir.Y * host.Radius.Y * reach, dir.Z * host.Radius.Z * reach);
-                var size = U(9, 18);
+                var size = U(12, 24);
                 tumour = new Ellipsoid(center, new Vector3(size * U(0.85, 1.15), size * U(0.85, 1.15), size * U(0.85, 1.15)));
             }
 
-            return new Scene(body, muscle, spine, [.. kidneys], [.. medullas], tumour, U(55, 85));
+            // Liver on the patient's right (x < 0), anterior to the right kidney; bowel gas anteriorly.
+            var liver = new Ellipsoid(new Vector3(-bodyRadius.X * U(0.35, 0.45), body.Center.Y - (bodyRadius.Y * U(0.05, 0.2)), extent.Z * U(0.1, 0.3)), new Vector3(bodyRadius.X * U(0.4, 0.5), bodyRadius.Y * U(0.45, 0.55), extent.Z * U(0.3, 0.5)));
+            var gas = Enumerable.Range(0, r.Next(3, 8)).Select(_ => new Ellipsoid(
+                new Vector3(U(-0.5, 0.5) * bodyRadius.X, body.Center.Y - (bodyRadius.Y * U(0.2, 0.7)), U(-0.5, 0.5) * extent.Z),
+                new Vector3(U(4, 12), U(4, 10), U(5, 15)))).ToArray();
+            return new Scene(body, muscle, spine, [.. kidneys], [.. medullas], tumour, U(55, 85), liver, gas);
         }
 
         public (double Hu, byte Label) Sample(Vector3 p)
@@ -147,7 +157,12 @@ public static class AbdominalPhantom
 
             if (_muscle.Contains(p))
             {
-                return (45.0, (byte)0);
+                if (_gas.Any(g => g.Contains(p)))
+                {
+                    return (-950.0, (byte)0);
+                }
+
+                return (_liver.Contains(p) ? 95.0 : 45.0, (byte)0);
             }
 
             return _body.Contains(p) ? (-100.0, (byte)0) : (-1000.0, (byte)0);
