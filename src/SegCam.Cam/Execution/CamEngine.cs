@@ -17,6 +17,7 @@ public sealed class CamEngine : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<CamSession>> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<PostProcessSession>> _postSessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<InferenceRunner>> _runners = new(StringComparer.Ordinal);
 
     /// <summary>Creates an engine on <paramref name="device"/>; <paramref name="report"/> hears which provider is active.</summary>
     public CamEngine(ExecutionDevice device = ExecutionDevice.Cpu, Action<string>? report = null)
@@ -119,6 +120,24 @@ public sealed class CamEngine : IDisposable
         };
     }
 
+    /// <summary>
+    /// Plain inference: the model's first output (logits or probabilities, as the model ends) for <paramref name="input"/>,
+    /// without any gradient; one cached session per model.
+    /// </summary>
+    public float[] Infer(SegmentationModel model, float[] input, long[] inputShape, out long[] outputShape, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(input);
+        model.ValidateInputShape(inputShape);
+        if (input.LongLength != inputShape.Aggregate(1L, (a, d) => checked(a * d)))
+        {
+            throw new InvalidRequestException($"input has {input.LongLength} values; its shape [{string.Join(", ", inputShape)}] needs {inputShape.Aggregate(1L, (a, d) => a * d)}");
+        }
+
+        var runner = _runners.GetOrAdd(model.Hash, _ => new Lazy<InferenceRunner>(() => new InferenceRunner(model, Sessions))).Value;
+        return runner.Run(input, inputShape, cancellationToken, out outputShape);
+    }
+
     /// <summary>Compiles (or reuses) the session for a request without running it.</summary>
     public void Prepare(SegmentationModel model, string? layer, long[] inputShape, CamOptions options)
         => Session(model, LayerCatalog.Resolve(model, inputShape, layer), inputShape, options);
@@ -182,7 +201,13 @@ public sealed class CamEngine : IDisposable
             s.Value.Dispose();
         }
 
+        foreach (var s in _runners.Values.Where(s => s.IsValueCreated))
+        {
+            s.Value.Dispose();
+        }
+
         _sessions.Clear();
         _postSessions.Clear();
+        _runners.Clear();
     }
 }

@@ -1,0 +1,306 @@
+using System.Diagnostics;
+using SegCam.Cam;
+using SegCam.Cam.Execution;
+using SegCam.Cam.Methods;
+using SegCam.Cam.Models;
+using SegCam.Cam.PixelSets;
+using SegCam.Common.Errors;
+using SegCam.Pipelines.Slicing;
+using SegCam.Volumes;
+
+namespace SegCam.Pipelines;
+
+/// <summary>
+/// Volumetric CAMs with a 2-D model, as in the paper's KiTS23 experiments: the volume is cut along the model's slice
+/// axis, each slice is preprocessed (model card) and resampled to the model grid (bilinear), slices are explained in
+/// batches (the last batch padded so one compiled session serves every batch), and each map is resampled back
+/// (bilinear) into a heatmap volume on the image's grid. Slices whose pixel set is empty are skipped (their heatmap is
+/// exactly zero). Memory beyond the input and output volumes is O(batch).
+/// </summary>
+public sealed class SliceWiseCamPipeline
+{
+    private readonly CamEngine _engine;
+    private readonly SegmentationModel _model;
+    private readonly ModelCard _card;
+
+    /// <summary>Checks that <paramref name="card"/> describes a one-channel 2-D model and matches <paramref name="model"/>.</summary>
+    public SliceWiseCamPipeline(CamEngine engine, SegmentationModel model, ModelCard card)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(card);
+        if (card.Dimensionality != 2)
+        {
+            throw new InvalidRequestException($"model '{card.Id}' is {card.Dimensionality}-D; the slice-wise pipeline runs 2-D models");
+        }
+
+        if (card.Channels != 1)
+        {
+            throw new InvalidRequestException($"model '{card.Id}' takes {card.Channels} channels; the slice-wise pipeline feeds one image channel");
+        }
+
+        ModelCardValidator.Validate(card, model);
+        _engine = engine;
+        _model = model;
+        _card = card;
+    }
+
+    /// <summary>Explains <paramref name="request"/>.Class over <paramref name="image"/>.</summary>
+    public VolumeCamResult Run(Volume image, VolumeCamRequest request, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate(_card.Classes.Count);
+        request.PixelSet.Validate(image.Geometry);
+        var clock = Stopwatch.StartNew();
+        var size = image.Geometry.Size;
+        var axis = SliceAxes.IndexAxis(image.Geometry, request.Axis ?? SliceAxes.Parse(_card.SliceAxis));
+        var plane = SlicePlane.Of(size, axis);
+        var (height, width) = ModelGrid(plane);
+        var slices = size[axis];
+        var batch = Math.Min(request.BatchSize, slices);
+        var predicted = request.PixelSet.IsPredicted;
+
+        Volume? segmentation = null;
+        var wanted = new bool[slices];
+        if (predicted)
+        {
+            segmentation = new Volume(image.Geometry, VoxelType.UInt8);
+            Segment(image, plane, height, width, batch, request.Class, segmentation, wanted, progress, clock, cancellationToken);
+            if (!request.SkipEmptySlices)
+            {
+                Array.Fill(wanted, true);
+            }
+        }
+        else
+        {
+            var scratch = new bool[plane.Pixels];
+            for (var s = 0; s < slices; s++)
+            {
+                wanted[s] = request.PixelSet.Fill(plane, size, s, scratch) || !request.SkipEmptySlices;
+            }
+        }
+
+        var todo = Enumerable.Range(0, slices).Where(s => wanted[s]).ToArray();
+        var heatmaps = request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32));
+        var layer = Explain(image, request, plane, height, width, batch, todo, predicted, heatmaps, progress, clock, cancellationToken);
+        Normalize(heatmaps.Values, request, plane, todo);
+        return new VolumeCamResult
+        {
+            Heatmaps = heatmaps,
+            Segmentation = segmentation,
+            SlicesComputed = todo.Length,
+            SlicesSkipped = slices - todo.Length,
+            Layer = layer,
+            Elapsed = clock.Elapsed,
+        };
+    }
+
+    private (int Height, int Width) ModelGrid(SlicePlane plane)
+    {
+        if (_card.InputSize is { } fixedSize)
+        {
+            return (fixedSize[0], fixedSize[1]);
+        }
+
+        int Up(int n) => (n + _card.SizeMultiple - 1) / _card.SizeMultiple * _card.SizeMultiple;
+        return (Up(plane.Rows), Up(plane.Columns));
+    }
+
+    // Fills the model input for slices [from, from + count) into x (padding items stay zero).
+    private void Prepare(Volume image, SlicePlane plane, int height, int width, ReadOnlySpan<int> indices, float[] x, float[] planeBuffer, double[] sliceScratch)
+    {
+        Array.Clear(x);
+        var pixels = height * width;
+        for (var n = 0; n < indices.Length; n++)
+        {
+            plane.Extract(image, indices[n], planeBuffer, sliceScratch);
+            _card.Preprocessing.Apply(planeBuffer.AsSpan(0, plane.Pixels));
+            PlaneResampler.Bilinear(planeBuffer, plane.Rows, plane.Columns, x.AsSpan(n * pixels, pixels), height, width);
+        }
+    }
+
+    private void Segment(Volume image, SlicePlane plane, int height, int width, int batch, int cls, Volume segmentation, bool[] wanted, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var slices = wanted.Length;
+        var pixels = height * width;
+        var x = new float[batch * pixels];
+        var planeBuffer = new float[plane.Pixels];
+        var scratch = new double[image.Geometry.Size.SliceVoxels];
+        var labels = new byte[pixels];
+        var back = new byte[plane.Pixels];
+        for (var start = 0; start < slices; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var indices = Enumerable.Range(start, Math.Min(batch, slices - start)).ToArray();
+            Prepare(image, plane, height, width, indices, x, planeBuffer, scratch);
+            var logits = _engine.Infer(_model, x, [batch, 1, height, width], out var shape, cancellationToken);
+            var classes = (int)shape[1];
+            for (var n = 0; n < indices.Length; n++)
+            {
+                var offset = n * classes * pixels;
+                for (var p = 0; p < pixels; p++)
+                {
+                    var best = 0;
+                    for (var c = 1; c < classes; c++)
+                    {
+                        if (logits[offset + (c * pixels) + p] > logits[offset + (best * pixels) + p])
+                        {
+                            best = c;
+                        }
+                    }
+
+                    labels[p] = (byte)best;
+                    wanted[indices[n]] |= best == cls;
+                }
+
+                PlaneResampler.Nearest(labels, height, width, back, plane.Rows, plane.Columns);
+                plane.Insert(segmentation, indices[n], back);
+            }
+
+            Report(progress, "segment", start + indices.Length, slices, clock);
+        }
+    }
+
+    private string Explain(Volume image, VolumeCamRequest request, SlicePlane plane, int height, int width, int batch, int[] todo, bool predicted, Dictionary<CamMethod, Volume> heatmaps, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var size = image.Geometry.Size;
+        var pixels = height * width;
+        var x = new float[batch * pixels];
+        var planeBuffer = new float[plane.Pixels];
+        var scratch = new double[size.SliceVoxels];
+        var planeMask = new bool[plane.Pixels];
+        var back = new float[plane.Pixels];
+        var options = new CamOptions
+        {
+            Methods = request.Methods,
+            Target = request.Target,
+            Relu = request.Relu,
+            Resolution = CamResolution.Input,
+            Normalization = CamNormalization.None,
+            XResWindow = request.XResWindow,
+            XResPool = request.XResPool,
+            Precision = request.Precision,
+        };
+        var layer = LayerResolution(request, height, width, batch);
+        for (var start = 0; start < todo.Length; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var indices = todo.AsSpan(start, Math.Min(batch, todo.Length - start)).ToArray();
+            Prepare(image, plane, height, width, indices, x, planeBuffer, scratch);
+            var mask = new bool[batch * pixels];
+            for (var n = 0; n < indices.Length; n++)
+            {
+                if (predicted)
+                {
+                    mask.AsSpan(n * pixels, pixels).Fill(true);
+                }
+                else if (request.PixelSet.Fill(plane, size, indices[n], planeMask))
+                {
+                    PlaneResampler.Cover(planeMask, plane.Rows, plane.Columns, mask.AsSpan(n * pixels, pixels), height, width);
+                }
+            }
+
+            var set = PixelSet.FromMask(mask, [batch, height, width]) with { WithinPredicted = predicted };
+            var result = _engine.Compute(_model, new CamRequest
+            {
+                Input = x,
+                InputShape = [batch, 1, height, width],
+                Class = request.Class,
+                PixelSet = set,
+                Layer = layer,
+                Options = options,
+            }, cancellationToken);
+            foreach (var (method, map) in result.Maps)
+            {
+                for (var n = 0; n < indices.Length; n++)
+                {
+                    PlaneResampler.Bilinear(map.AsSpan(n * pixels, pixels), height, width, back, plane.Rows, plane.Columns);
+                    plane.Insert(heatmaps[method], indices[n], back);
+                }
+            }
+
+            Report(progress, "explain", start + indices.Length, todo.Length, clock);
+        }
+
+        return layer;
+    }
+
+    private string LayerResolution(VolumeCamRequest request, int height, int width, int batch)
+        => Cam.Layers.LayerCatalog.Resolve(_model, [batch, 1, height, width], request.Layer ?? _card.DefaultLayer);
+
+    private static void Normalize(IEnumerable<Volume> heatmaps, VolumeCamRequest request, SlicePlane plane, int[] todo)
+    {
+        if (request.Normalization == CamNormalization.None)
+        {
+            return;
+        }
+
+        foreach (var volume in heatmaps)
+        {
+            if (request.NormalizationScope == NormalizationScope.Volume)
+            {
+                var slices = Enumerable.Range(0, volume.Geometry.Size.K).ToArray();
+                Scale(slices, request.Normalization, k => volume.Slice<float>(k));
+            }
+            else
+            {
+                var buffer = new float[plane.Pixels];
+                foreach (var s in todo)
+                {
+                    ExtractFloat(volume, plane, s, buffer);
+                    Scale([0], request.Normalization, _ => buffer);
+                    plane.Insert(volume, s, buffer);
+                }
+            }
+        }
+    }
+
+    private static void ExtractFloat(Volume volume, SlicePlane plane, int index, float[] buffer)
+    {
+        var scratch = new double[volume.Geometry.Size.SliceVoxels];
+        plane.Extract(volume, index, buffer, scratch);
+    }
+
+    // (max / maxabs / minmax) over the given spans, with 0 where the range is empty (never NaN): METHODS.md §3.
+    private static void Scale(int[] parts, CamNormalization kind, Func<int, Span<float>> span)
+    {
+        double min = double.PositiveInfinity, max = double.NegativeInfinity, maxAbs = 0;
+        foreach (var p in parts)
+        {
+            foreach (var v in span(p))
+            {
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+                maxAbs = Math.Max(maxAbs, Math.Abs(v));
+            }
+        }
+
+        var (offset, divisor) = kind switch
+        {
+            CamNormalization.Max => (0.0, max),
+            CamNormalization.MaxAbs => (0.0, maxAbs),
+            _ => (min, max - min),
+        };
+        foreach (var p in parts)
+        {
+            var s = span(p);
+            for (var i = 0; i < s.Length; i++)
+            {
+                s[i] = divisor > 0 ? (float)((s[i] - offset) / divisor) : 0f;
+            }
+        }
+    }
+
+    private static void Report(IProgress<PipelineProgress>? progress, string stage, int done, int total, Stopwatch clock)
+    {
+        if (progress is null)
+        {
+            return;
+        }
+
+        var elapsed = clock.Elapsed;
+        TimeSpan? remaining = done > 0 ? elapsed / done * (total - done) : null;
+        progress.Report(new PipelineProgress(stage, done, total, elapsed, remaining));
+    }
+}

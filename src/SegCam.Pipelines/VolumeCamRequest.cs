@@ -1,0 +1,79 @@
+using SegCam.Cam.Methods;
+using SegCam.Common.Errors;
+using SegCam.Pipelines.Slicing;
+
+namespace SegCam.Pipelines;
+
+/// <summary>Whether heatmaps are normalised per slice or over the whole volume.</summary>
+public enum NormalizationScope
+{
+    /// <summary>Each slice on its own (what the 2-D engine does per batch item).</summary>
+    Slice,
+
+    /// <summary>One scale for the whole volume, so slices are comparable.</summary>
+    Volume,
+}
+
+/// <summary>A volumetric CAM request: class, pixel set, methods and how the volume is cut and normalised.</summary>
+public sealed record VolumeCamRequest
+{
+    /// <summary>The explained class c (output channel).</summary>
+    public required int Class { get; init; }
+
+    /// <summary>The voxels M.</summary>
+    public required VolumePixelSet PixelSet { get; init; }
+
+    /// <summary>Methods (each gives one heatmap volume).</summary>
+    public IReadOnlyList<CamMethod> Methods { get; init; } = [CamMethod.SegHiResGradCam];
+
+    /// <summary>Target layer (name or role); null = the model card's default, else the engine's (bottleneck).</summary>
+    public string? Layer { get; init; }
+
+    /// <summary>Logits or probabilities.</summary>
+    public CamTarget Target { get; init; } = CamTarget.Logits;
+
+    /// <summary>ReLU on the map.</summary>
+    public bool Relu { get; init; } = true;
+
+    /// <summary>none, max or minmax (maxabs for signed maps).</summary>
+    public CamNormalization Normalization { get; init; } = CamNormalization.None;
+
+    /// <summary>Per slice or per volume.</summary>
+    public NormalizationScope NormalizationScope { get; init; } = NormalizationScope.Volume;
+
+    /// <summary>Slice axis of a 2-D model; null = the model card's.</summary>
+    public AnatomicalAxis? Axis { get; init; }
+
+    /// <summary>Slices per engine run (the last batch is padded, so one compiled session serves all).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Skip slices whose pixel set is empty (their heatmap is exactly zero).</summary>
+    public bool SkipEmptySlices { get; init; } = true;
+
+    /// <summary>float32 (default, fast) or float64.</summary>
+    public CamPrecision Precision { get; init; } = CamPrecision.Float32;
+
+    /// <summary>Seg-XRes-CAM window and pooling.</summary>
+    public int XResWindow { get; init; } = 2;
+
+    /// <summary>Seg-XRes-CAM pooling.</summary>
+    public XResPool XResPool { get; init; } = XResPool.Mean;
+
+    internal void Validate(int classes)
+    {
+        if (Class < 0 || Class >= classes)
+        {
+            throw new InvalidRequestException($"class {Class} is out of range; the model has {classes} classes (0..{classes - 1})");
+        }
+
+        if (BatchSize is < 1 or > 256)
+        {
+            throw new InvalidRequestException($"batch size {BatchSize} is out of range; allowed: 1..256");
+        }
+
+        if (Methods.Count == 0)
+        {
+            throw new InvalidRequestException($"no CAM method requested; allowed: {string.Join(", ", CamMethodNames.All)}");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using SegCam.Cam.Methods;
+using SegCam.Volumes;
+
+namespace SegCam.Pipelines;
+
+/// <summary>Heatmap volumes on the image's grid, one per method, and what the pipeline did.</summary>
+public sealed record VolumeCamResult
+{
+    /// <summary>Float32 heatmaps aligned voxel for voxel with the image.</summary>
+    public required IReadOnlyDictionary<CamMethod, Volume> Heatmaps { get; init; }
+
+    /// <summary>The model's label map (argmax) on the image grid, when a segmentation pass ran.</summary>
+    public Volume? Segmentation { get; init; }
+
+    /// <summary>Slices the engine explained.</summary>
+    public int SlicesComputed { get; init; }
+
+    /// <summary>Slices skipped because their pixel set was empty (heatmap exactly zero).</summary>
+    public int SlicesSkipped { get; init; }
+
+    /// <summary>The target layer used.</summary>
+    public required string Layer { get; init; }
+
+    /// <summary>Wall time.</summary>
+    public TimeSpan Elapsed { get; init; }
+}
