@@ -23,6 +23,9 @@ public static class CliApp
         root.Subcommands.Add(LayersCommand.Create(stdout));
         root.Subcommands.Add(CamCommand.Create(stdout, stderr));
         root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SegmentCommand.Create(stdout, stderr));
+        root.Subcommands.Add(EvaluateCommand.Create(stdout));
+        root.Subcommands.Add(PhantomCommand.Create(stdout));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -96,6 +96,25 @@ public sealed class SliceWiseCamPipeline
         };
     }
 
+    /// <summary>The model's label map (argmax per voxel) of <paramref name="image"/>, slice by slice, on the image's grid.</summary>
+    public Volume Segment(Volume image, int batchSize = 8, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (batchSize is < 1 or > 256)
+        {
+            throw new InvalidRequestException($"batch size {batchSize} is out of range; allowed: 1..256");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var axis = SliceAxes.IndexAxis(image.Geometry, SliceAxes.Parse(_card.SliceAxis));
+        var plane = SlicePlane.Of(image.Geometry.Size, axis);
+        var (height, width) = ModelGrid(plane);
+        var slices = image.Geometry.Size[axis];
+        var segmentation = new Volume(image.Geometry, VoxelType.UInt8);
+        Segment(image, plane, height, width, Math.Min(batchSize, slices), 0, segmentation, new bool[slices], progress, clock, cancellationToken);
+        return segmentation;
+    }
+
     private (int Height, int Width) ModelGrid(SlicePlane plane)
     {
         if (_card.InputSize is { } fixedSize)

@@ -5,18 +5,22 @@ namespace SegCam.Volumes.Formats;
 /// <summary>Reads and writes images by file name, picking the format from the name's ending.</summary>
 public static class VolumeFile
 {
-    private static readonly List<IVolumeFormat> Formats = [];
+    // Built-in formats; add-ons (DICOM through GDCM, in its own assembly) are added with Register.
+    private static readonly List<IVolumeFormat> Formats = [new MetaImage.MetaImageFormat(), new Npy.NpyVolumeFormat()];
 
     /// <summary>Every registered format.</summary>
     public static IReadOnlyList<IVolumeFormat> All => Formats;
 
-    /// <summary>Adds a format (at start-up; later registrations of the same extension win).</summary>
+    /// <summary>Adds a format once (at start-up); a later registration of the same extension wins.</summary>
     public static void Register(IVolumeFormat format)
     {
         ArgumentNullException.ThrowIfNull(format);
         lock (Formats)
         {
-            Formats.Insert(0, format);
+            if (!Formats.Any(f => f.GetType() == format.GetType()))
+            {
+                Formats.Insert(0, format);
+            }
         }
     }
 
