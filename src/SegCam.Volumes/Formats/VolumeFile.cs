@@ -6,7 +6,7 @@ namespace SegCam.Volumes.Formats;
 public static class VolumeFile
 {
     // Built-in formats; add-ons (DICOM through GDCM, in its own assembly) are added with Register.
-    private static readonly List<IVolumeFormat> Formats = [new MetaImage.MetaImageFormat(), new Npy.NpyVolumeFormat()];
+    private static readonly List<IVolumeFormat> Formats = [new Nifti.NiftiFormat(), new Nrrd.NrrdFormat(), new MetaImage.MetaImageFormat(), new Npy.NpyVolumeFormat()];
 
     /// <summary>Every registered format.</summary>
     public static IReadOnlyList<IVolumeFormat> All => Formats;
