@@ -17,6 +17,7 @@ public static class CliApp
     /// <summary>Parses and runs <paramref name="args"/>, writing results to <paramref name="stdout"/> and errors to <paramref name="stderr"/>.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
+        Volumes.Formats.VolumeFile.Register(new Volumes.Dicom.DicomSeriesFormat());
         var root = new RootCommand("SegCamPlugin: class activation maps (Seg-HiRes-Grad CAM and its siblings) for ONNX segmentation models");
         var verbose = new Option<bool>("--verbose") { Description = "Print stack traces of errors", Recursive = true };
         root.Options.Add(verbose);
@@ -26,6 +27,7 @@ public static class CliApp
         root.Subcommands.Add(SegmentCommand.Create(stdout, stderr));
         root.Subcommands.Add(EvaluateCommand.Create(stdout));
         root.Subcommands.Add(PhantomCommand.Create(stdout));
+        root.Subcommands.Add(DemoCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

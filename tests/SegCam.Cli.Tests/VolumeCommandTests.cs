@@ -62,6 +62,26 @@ public sealed class VolumeCommandTests
     }
 
     [Fact]
+    public async Task Segment_reads_a_dicom_series_folder()
+    {
+        var series = Path.Combine(RepoPaths.Fixtures, "dicom", "series_oblique");
+        if (!Directory.Exists("/usr/lib/cli/gdcm-sharp-3.0"))
+        {
+            Assert.Skip("libgdcm-cil not installed (apt-get install libgdcm-cil)");
+        }
+
+        var dir = Temp();
+        var model = Path.Combine(dir, "unet.onnx");
+        File.Copy(Path.Combine(RepoPaths.Fixtures, "models", "unet2d_bn.onnx"), model);
+        new ModelCard { Id = "unet", Dimensionality = 2, InputSize = [48, 40], Classes = ["background", "kidney", "tumour"] }.Save(ModelCard.SidecarPath(model));
+        var (code, _, err) = await Run("segment", "--model", model, "--input", series, "--out", Path.Combine(dir, "seg.nii.gz"));
+        Assert.True(code == 0, err);
+        var ct = VolumeFile.Read(series, cancellationToken: TestContext.Current.CancellationToken);
+        var seg = VolumeFile.Read(Path.Combine(dir, "seg.nii.gz"), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(seg.Geometry.SameGrid(ct.Geometry, 1e-3), $"{seg.Geometry} vs {ct.Geometry}");
+    }
+
+    [Fact]
     public async Task Evaluate_scores_a_heatmap_against_a_label()
     {
         var dir = Temp();

@@ -36,13 +36,26 @@ public static class VolumeFile
         }
     }
 
-    /// <summary>Reads an image; the file must exist.</summary>
+    /// <summary>Reads an image file, or a folder (a DICOM series, when a folder format is registered).</summary>
     public static Volume Read(string path, VolumeLimits? limits = null, CancellationToken cancellationToken = default)
     {
-        var format = FormatOf(path);
-        if (!File.Exists(path) && !Directory.Exists(path))
+        ArgumentNullException.ThrowIfNull(path);
+        IVolumeFormat format;
+        if (Directory.Exists(path))
         {
-            throw new InputFileNotFoundException($"image '{path}' does not exist");
+            lock (Formats)
+            {
+                format = Formats.OfType<IFolderVolumeFormat>().FirstOrDefault()
+                         ?? throw new VolumeFormatException($"'{path}' is a folder; folders are read as DICOM series, which this program was built without");
+            }
+        }
+        else
+        {
+            format = FormatOf(path);
+            if (!File.Exists(path))
+            {
+                throw new InputFileNotFoundException($"image '{path}' does not exist");
+            }
         }
 
         return format.Read(path, limits ?? VolumeLimits.Default, cancellationToken);
