@@ -29,6 +29,24 @@ public abstract record VolumePixelSet
     /// <summary>True for <see cref="Predicted"/>, which the segmentation pass resolves.</summary>
     internal virtual bool IsPredicted => false;
 
+    /// <summary>Marks the pixels of plane <paramref name="index"/> whose voxel satisfies <paramref name="inSet"/>.</summary>
+    private protected static bool FillWhere(SlicePlane plane, int index, Span<bool> mask, Func<int, int, int, bool> inSet)
+    {
+        var any = false;
+        for (var r = 0; r < plane.Rows; r++)
+        {
+            for (var c = 0; c < plane.Columns; c++)
+            {
+                var (i, j, k) = plane.Voxel(index, r, c);
+                var hit = inSet(i, j, k);
+                mask[(r * plane.Columns) + c] = hit;
+                any |= hit;
+            }
+        }
+
+        return any;
+    }
+
     /// <summary>Checks the set against the image grid.</summary>
     internal abstract void Validate(VolumeGeometry image);
 
@@ -47,21 +65,7 @@ public abstract record VolumePixelSet
         }
 
         internal override bool Fill(SlicePlane plane, GridSize size, int index, Span<bool> mask)
-        {
-            var any = false;
-            for (var r = 0; r < plane.Rows; r++)
-            {
-                for (var c = 0; c < plane.Columns; c++)
-                {
-                    var (i, j, k) = plane.Voxel(index, r, c);
-                    var hit = (int)Labels[i, j, k] == Value;
-                    mask[(r * plane.Columns) + c] = hit;
-                    any |= hit;
-                }
-            }
-
-            return any;
-        }
+            => FillWhere(plane, index, mask, (i, j, k) => (int)Labels[i, j, k] == Value);
     }
 
     private sealed record PredictedPixels : VolumePixelSet
@@ -87,21 +91,7 @@ public abstract record VolumePixelSet
         }
 
         internal override bool Fill(SlicePlane plane, GridSize size, int index, Span<bool> mask)
-        {
-            var any = false;
-            for (var r = 0; r < plane.Rows; r++)
-            {
-                for (var c = 0; c < plane.Columns; c++)
-                {
-                    var (i, j, k) = plane.Voxel(index, r, c);
-                    var hit = i >= Min.I && i < Max.I && j >= Min.J && j < Max.J && k >= Min.K && k < Max.K;
-                    mask[(r * plane.Columns) + c] = hit;
-                    any |= hit;
-                }
-            }
-
-            return any;
-        }
+            => FillWhere(plane, index, mask, (i, j, k) => i >= Min.I && i < Max.I && j >= Min.J && j < Max.J && k >= Min.K && k < Max.K);
     }
 
     private sealed record PointPixels(IReadOnlyList<(int I, int J, int K)> List) : VolumePixelSet
@@ -124,13 +114,7 @@ public abstract record VolumePixelSet
             var any = false;
             foreach (var p in List)
             {
-                var (onPlane, row, column) = plane.Axis switch
-                {
-                    2 => (p.K == index, p.J, p.I),
-                    1 => (p.J == index, p.K, p.I),
-                    _ => (p.I == index, p.K, p.J),
-                };
-                if (onPlane)
+                if (plane.Locate(p.I, p.J, p.K, index) is var (onPlane, row, column) && onPlane)
                 {
                     mask[(row * plane.Columns) + column] = true;
                     any = true;
@@ -166,13 +150,7 @@ public abstract record VolumePixelSet
                     var i = (int)(v % size.I);
                     var j = (int)(v / size.I % size.J);
                     var k = (int)(v / size.SliceVoxels);
-                    var (onPlane, row, column) = plane.Axis switch
-                    {
-                        2 => (k == index, j, i),
-                        1 => (j == index, k, i),
-                        _ => (i == index, k, j),
-                    };
-                    if (onPlane)
+                    if (plane.Locate(i, j, k, index) is var (onPlane, row, column) && onPlane)
                     {
                         mask[(row * plane.Columns) + column] = true;
                         any = true;

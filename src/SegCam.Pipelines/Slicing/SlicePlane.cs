@@ -29,6 +29,14 @@ internal readonly record struct SlicePlane(int Axis, int Rows, int Columns)
         _ => (index, column, row),
     };
 
+    /// <summary>Whether voxel (i, j, k) lies on plane <paramref name="index"/>, and its row and column there.</summary>
+    public (bool OnPlane, int Row, int Column) Locate(int i, int j, int k, int index) => Axis switch
+    {
+        2 => (k == index, j, i),
+        1 => (j == index, k, i),
+        _ => (i == index, k, j),
+    };
+
     /// <summary>Copies plane <paramref name="index"/> of <paramref name="volume"/> into <paramref name="plane"/> as floats.</summary>
     public void Extract(Volume volume, int index, Span<float> plane, Span<double> sliceScratch)
     {
