@@ -102,4 +102,25 @@ public sealed class VolumeCommandTests
         Assert.Equal(13.0 / 14, row.GetProperty("energy_inside").GetDouble(), 6); // float32 heatmap values
         Assert.Equal(1.0, row.GetProperty("auprc").GetDouble(), 12);
     }
+
+    [Fact]
+    public async Task Demo_writes_heatmaps_on_the_ct_grid_a_montage_and_metrics()
+    {
+        var dir = Temp();
+        var (code, output, err) = await Run("demo", "--out", dir, "--seed", "7");
+        Assert.True(code == 0, err);
+        Assert.Contains("mean Dice", output, StringComparison.Ordinal);
+        var ct = VolumeFile.Read(Path.Combine(dir, "ct.nii.gz"), cancellationToken: TestContext.Current.CancellationToken);
+        foreach (var name in new[] { "seg-hires-grad-cam.nii.gz", "seg-hires-grad-cam.nrrd", "seg-grad-cam.nii.gz", "segmentation.nii.gz", "labels-truth.nii.gz" })
+        {
+            var v = VolumeFile.Read(Path.Combine(dir, name), cancellationToken: TestContext.Current.CancellationToken);
+            Assert.True(v.Geometry.SameGrid(ct.Geometry), $"{name}: {v.Geometry} vs {ct.Geometry}");
+        }
+
+        var png = await File.ReadAllBytesAsync(Path.Combine(dir, "montage.png"), TestContext.Current.CancellationToken);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        using var metrics = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "metrics.json"), TestContext.Current.CancellationToken));
+        Assert.Equal(2, metrics.RootElement.GetProperty("heatmaps").GetArrayLength());
+        Assert.True(metrics.RootElement.GetProperty("segmentation_dice").GetProperty("kidney").GetDouble() > 0.5, "the demo model finds the kidneys");
+    }
 }
