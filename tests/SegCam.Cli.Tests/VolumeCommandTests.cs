@@ -123,4 +123,33 @@ public sealed class VolumeCommandTests
         Assert.Equal(2, metrics.RootElement.GetProperty("heatmaps").GetArrayLength());
         Assert.True(metrics.RootElement.GetProperty("segmentation_dice").GetProperty("kidney").GetDouble() > 0.5, "the demo model finds the kidneys");
     }
+
+    [Fact]
+    public async Task Cam_on_a_volume_writes_one_heatmap_per_method_on_the_image_grid()
+    {
+        var dir = Temp();
+        var model = Path.Combine(dir, "unet.onnx");
+        File.Copy(Path.Combine(RepoPaths.Fixtures, "models", "unet2d_bn.onnx"), model);
+        new ModelCard { Id = "unet", Dimensionality = 2, InputSize = [48, 40], Classes = ["background", "kidney", "tumour"] }.Save(ModelCard.SidecarPath(model));
+        var (code, _, err) = await Run("phantom", "--out-ct", Path.Combine(dir, "ct.nrrd"), "--out-labels", Path.Combine(dir, "labels.nii.gz"), "--size", "80,96,4", "--spacing", "4,4,5", "--tumour-probability", "1", "--seed", "2");
+        Assert.True(code == 0, err);
+        (code, var output, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nrrd"), "--class", "tumour", "--labels", Path.Combine(dir, "labels.nii.gz"), "--label", "2",
+            "--method", "seg-hires-grad-cam,seg-grad-cam", "--normalize", "max", "--out", Path.Combine(dir, "heat.nii.gz"));
+        Assert.True(code == 0, err);
+        Assert.Contains("class tumour", output, StringComparison.Ordinal);
+        var ct = VolumeFile.Read(Path.Combine(dir, "ct.nrrd"), cancellationToken: TestContext.Current.CancellationToken);
+        foreach (var id in new[] { "seg-hires-grad-cam", "seg-grad-cam" })
+        {
+            var heat = VolumeFile.Read(Path.Combine(dir, $"heat.{id}.nii.gz"), cancellationToken: TestContext.Current.CancellationToken);
+            Assert.True(heat.Geometry.SameGrid(ct.Geometry), $"{id}: {heat.Geometry}");
+            Assert.Equal(VoxelType.Float32, heat.Type);
+        }
+
+        (code, _, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nrrd"), "--class", "liver", "--pixel-set", "predicted", "--out", Path.Combine(dir, "x.nii.gz"));
+        Assert.Equal(4, code);
+        Assert.Contains("2 tumour", err, StringComparison.Ordinal);
+        (code, _, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nrrd"), "--class", "1", "--out", Path.Combine(dir, "x.nii.gz"));
+        Assert.Equal(2, code);
+        Assert.Contains("exactly one pixel set", err, StringComparison.Ordinal);
+    }
 }

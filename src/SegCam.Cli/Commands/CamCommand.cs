@@ -4,6 +4,7 @@ using SegCam.Cam.Execution;
 using SegCam.Cam.Methods;
 using SegCam.Cam.PixelSets;
 using SegCam.Common.Tensors;
+using SegCam.Pipelines;
 
 namespace SegCam.Cli.Commands;
 
@@ -13,8 +14,8 @@ internal static class CamCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var model = CommonOptions.Model();
-        var input = new Option<FileInfo>("--input") { Description = "Model input tensor as .npy (float32/float64, N×C×spatial, no preprocessing applied)", Required = true };
-        var cls = new Option<int>("--class") { Description = "Class index c to explain", Required = true };
+        var input = new Option<FileInfo>("--input") { Description = "Model input tensor as .npy (float32/float64, N×C×spatial, no preprocessing applied), or an image volume (.nii/.nii.gz, .nrrd, .mha/.mhd, DICOM folder) explained slice by slice with the model card", Required = true };
+        var cls = new Option<string>("--class") { Description = "Class c to explain: an index, or (volumes) a class name from the model card", Required = true };
         var layer = new Option<string?>("--layer") { Description = "Target layer: exact ONNX tensor name, or a role (bottleneck, 'encoder level 1', …); default: the bottleneck-side deepest layer" };
         var method = new Option<string>("--method") { Description = $"Comma list of: {string.Join(", ", CamMethodNames.All)}", DefaultValueFactory = _ => "seg-hires-grad-cam" };
         var output = new Option<FileInfo>("--out") { Description = "Output .npy; with several methods the method id goes before the extension (OUT.seg-hires-grad-cam.npy)", Required = true };
@@ -32,15 +33,19 @@ internal static class CamCommand
         var xresPool = new Option<string>("--xres-pool") { Description = "Seg-XRes-CAM pooling: mean or max", DefaultValueFactory = _ => "mean" }.AcceptOnlyFromAmong("mean", "max");
         var precision = new Option<string>("--precision")
         {
-            Description = "float64 (default: forward and backward in double, as PyTorch autograd in float64; exact at ReLU kinks) or float32 (the model's precision, several times faster)",
+            Description = "float64 (default for tensors: forward and backward in double, as PyTorch autograd in float64; exact at ReLU kinks) or float32 (the model's precision, several times faster; default for volumes)",
             DefaultValueFactory = _ => "float64",
         }.AcceptOnlyFromAmong("float64", "float32");
+        var labels = new Option<FileInfo?>("--labels") { Description = "Volumes: label map on the image grid; with --label N the pixel set is its voxels equal to N" };
+        var label = new Option<int?>("--label") { Description = "Volumes: label value of --labels" };
+        var scope = new Option<string>("--normalize-scope") { Description = "Volumes: normalise per slice or over the volume", DefaultValueFactory = _ => "volume" }.AcceptOnlyFromAmong("volume", "slice");
+        var batch = new Option<int>("--batch") { Description = "Volumes: slices per run", DefaultValueFactory = _ => 8 };
         var device = CommonOptions.Device();
 
         var command = new Command("cam", "Compute class activation maps for one input, class and pixel set")
         {
             model, input, cls, layer, method, output, mask, pixelSet, bbox, pixel, target, noRelu, resolution, normalize,
-            exportGradient, exportActivation, xresWindow, xresPool, precision, device,
+            exportGradient, exportActivation, xresWindow, xresPool, precision, labels, label, scope, batch, device,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -66,6 +71,22 @@ internal static class CamCommand
             };
             options.Validate();
 
+            var inputPath = parse.GetValue(input)!.FullName;
+            if (Directory.Exists(inputPath) || !inputPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+            {
+                var modelArg = parse.GetValue(model)!;
+                return await VolumeCamRunner.RunAsync(new VolumeCamArguments(
+                    File.Exists(modelArg.FullName) ? modelArg.FullName : modelArg.Name, inputPath, parse.GetValue(cls)!, parse.GetValue(output)!.FullName,
+                    methods, parse.GetValue(layer), parse.GetValue(labels)?.FullName, parse.GetValue(label), parse.GetValue(pixelSet), parse.GetValue(bbox), parse.GetValue(pixel),
+                    options.Target, options.Relu, options.Normalization, parse.GetValue(scope) == "slice" ? NormalizationScope.Slice : NormalizationScope.Volume,
+                    options.XResWindow, options.XResPool, parse.GetResult(precision) is { Implicit: false } ? options.Precision : CamPrecision.Float32, parse.GetValue(batch), CommonOptions.ParseDevice(parse.GetValue(device)!)), stdout, stderr, ct).ConfigureAwait(false);
+            }
+
+            if (!int.TryParse(parse.GetValue(cls), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var classIndex))
+            {
+                throw new UsageException($"--class '{parse.GetValue(cls)}': a tensor input needs a class index (names come from a model card, for volumes)");
+            }
+
             var m = SegmentationModel.Load(parse.GetValue(model)!.FullName);
             var x = NpyFile.Read(parse.GetValue(input)!.FullName);
             if (x.DType is not (NpyDType.Float32 or NpyDType.Float64))
@@ -79,7 +100,7 @@ internal static class CamCommand
             {
                 Input = x.ToFloat32(),
                 InputShape = x.Shape.Select(d => (long)d).ToArray(),
-                Class = parse.GetValue(cls),
+                Class = classIndex,
                 PixelSet = set,
                 Layer = parse.GetValue(layer),
                 Options = options,
