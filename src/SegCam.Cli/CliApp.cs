@@ -28,6 +28,7 @@ public static class CliApp
         root.Subcommands.Add(EvaluateCommand.Create(stdout));
         root.Subcommands.Add(PhantomCommand.Create(stdout));
         root.Subcommands.Add(DemoCommand.Create(stdout, stderr));
+        root.Subcommands.Add(BenchVolumeCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -96,7 +96,7 @@ public static class MontageRenderer
                 if (t > 0)
                 {
                     var (hr, hg, hb) = Jet(t);
-                    var alpha = 0.25 + (0.5 * t);
+                    var alpha = 0.75 * t; // faint where the heatmap is weak, so low values do not tint the whole slice
                     (r, g, b) = ((r * (1 - alpha)) + (hr * alpha), (g * (1 - alpha)) + (hg * alpha), (b * (1 - alpha)) + (hb * alpha));
                 }
 

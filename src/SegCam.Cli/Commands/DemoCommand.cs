@@ -35,7 +35,7 @@ internal static class DemoCommand
             string Out(string name) => Path.Combine(dir.FullName, name);
             var (m, card) = ModelLocator.Load(parse.GetValue(model)!);
             var tumour = card.ClassIndex("tumour");
-            var (ct, truth) = AbdominalPhantom.Generate(new PhantomOptions(), parse.GetValue(seed), cancellationToken);
+            var (ct, truth) = AbdominalPhantom.Generate(new PhantomOptions { TumourProbability = 1 }, parse.GetValue(seed), cancellationToken);
             VolumeFile.Write(ct, Out("ct.nii.gz"), cancellationToken);
             VolumeFile.Write(truth, Out("labels-truth.nii.gz"), cancellationToken);
             await stdout.WriteLineAsync($"phantom (seed {parse.GetValue(seed)}): {ct.Geometry.Size} voxels, spacing {ct.Geometry.Spacing} mm").ConfigureAwait(false);
