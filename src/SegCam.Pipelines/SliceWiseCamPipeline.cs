@@ -178,6 +178,7 @@ public sealed class SliceWiseCamPipeline
             }
 
             Report(progress, "segment", start + indices.Length, slices, clock);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // as in Explain: keep the peak O(batch)
         }
     }
 
@@ -240,6 +241,10 @@ public sealed class SliceWiseCamPipeline
             }
 
             Report(progress, "explain", start + indices.Length, todo.Length, clock);
+
+            // Each batch leaves a few large arrays (engine outputs) on the large-object heap, which only a full
+            // collection frees; collecting here keeps the peak at O(batch) instead of growing with the slice count.
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         }
 
         return layer;
