@@ -15,6 +15,10 @@ public static class MontageRenderer
 {
     private const int Margin = 18;
 
+    // SkiaSharp's dependency-free native build has no font manager: titles need a font file (Debian: fonts-dejavu-core).
+    // Without one the montage is drawn without its labels.
+    private static readonly SKTypeface? LabelTypeface = FindTypeface();
+
     /// <summary>Renders <paramref name="slices"/> of <paramref name="ct"/> with <paramref name="outline"/> and the rows' heatmaps.</summary>
     public static byte[] RenderPng(Volume ct, Volume outline, IReadOnlyList<MontageRow> rows, IReadOnlyList<int> slices, double windowCenter = 40, double windowWidth = 400, int scale = 2)
     {
@@ -40,11 +44,16 @@ public static class MontageRenderer
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.Black);
         using var text = new SKPaint { Color = SKColors.White, IsAntialias = true };
-        using var font = new SKFont { Size = 13 };
+        using var font = new SKFont(LabelTypeface ?? SKTypeface.Default, 13);
+        var labels = LabelTypeface is not null;
         for (var r = 0; r < rows.Count; r++)
         {
             var top = Margin + (r * (h + Margin + Margin));
-            canvas.DrawText($"{rows[r].Title}", Margin, top + 12, SKTextAlign.Left, font, text);
+            if (labels)
+            {
+                canvas.DrawText($"{rows[r].Title}", Margin, top + 12, SKTextAlign.Left, font, text);
+            }
+
             var max = MaxOf(rows[r].Heatmap);
             for (var s = 0; s < slices.Count; s++)
             {
@@ -52,13 +61,24 @@ public static class MontageRenderer
                 var left = Margin + (s * (w + Margin));
                 using var pixels = SKImage.FromBitmap(bitmap);
                 canvas.DrawImage(pixels, new SKRect(left, top + Margin, left + w, top + Margin + h), new SKSamplingOptions(SKFilterMode.Nearest));
-                canvas.DrawText($"k={slices[s]}", left, top + Margin + h + 12, SKTextAlign.Left, font, text);
+                if (labels)
+                {
+                    canvas.DrawText($"k={slices[s]}", left, top + Margin + h + 12, SKTextAlign.Left, font, text);
+                }
             }
         }
 
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
+    }
+
+    private static SKTypeface? FindTypeface()
+    {
+        string[] candidates = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"];
+        var path = candidates.FirstOrDefault(File.Exists)
+                   ?? (Directory.Exists("/usr/share/fonts") ? Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories).FirstOrDefault() : null);
+        return path is null ? null : SKTypeface.FromFile(path);
     }
 
     private static float MaxOf(Volume heatmap)
