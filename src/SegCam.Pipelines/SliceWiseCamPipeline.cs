@@ -17,7 +17,7 @@ namespace SegCam.Pipelines;
 /// (bilinear) into a heatmap volume on the image's grid. Slices whose pixel set is empty are skipped (their heatmap is
 /// exactly zero). Memory beyond the input and output volumes is O(batch).
 /// </summary>
-public sealed class SliceWiseCamPipeline
+public sealed class SliceWiseCamPipeline : IVolumePipeline
 {
     private readonly CamEngine _engine;
     private readonly SegmentationModel _model;
@@ -84,7 +84,7 @@ public sealed class SliceWiseCamPipeline
         var todo = Enumerable.Range(0, slices).Where(s => wanted[s]).ToArray();
         var heatmaps = request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32));
         var layer = Explain(image, request, plane, height, width, batch, todo, predicted, heatmaps, progress, clock, cancellationToken);
-        Normalize(heatmaps.Values, request, plane, todo);
+        HeatmapNormalization.Apply(heatmaps.Values, request, plane, todo);
         return new VolumeCamResult
         {
             Heatmaps = heatmaps,
@@ -177,7 +177,7 @@ public sealed class SliceWiseCamPipeline
                 plane.Insert(segmentation, indices[n], back);
             }
 
-            Report(progress, "segment", start + indices.Length, slices, clock);
+            ProgressReports.Report(progress, "segment", start + indices.Length, slices, clock);
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // as in Explain: keep the peak O(batch)
         }
     }
@@ -240,7 +240,7 @@ public sealed class SliceWiseCamPipeline
                 }
             }
 
-            Report(progress, "explain", start + indices.Length, todo.Length, clock);
+            ProgressReports.Report(progress, "explain", start + indices.Length, todo.Length, clock);
 
             // Each batch leaves a few large arrays (engine outputs) on the large-object heap, which only a full
             // collection frees; collecting here keeps the peak at O(batch) instead of growing with the slice count.
@@ -253,78 +253,5 @@ public sealed class SliceWiseCamPipeline
     private string LayerResolution(VolumeCamRequest request, int height, int width, int batch)
         => Cam.Layers.LayerCatalog.Resolve(_model, [batch, 1, height, width], request.Layer ?? _card.DefaultLayer);
 
-    private static void Normalize(IEnumerable<Volume> heatmaps, VolumeCamRequest request, SlicePlane plane, int[] todo)
-    {
-        if (request.Normalization == CamNormalization.None)
-        {
-            return;
-        }
 
-        foreach (var volume in heatmaps)
-        {
-            if (request.NormalizationScope == NormalizationScope.Volume)
-            {
-                var slices = Enumerable.Range(0, volume.Geometry.Size.K).ToArray();
-                Scale(slices, request.Normalization, k => volume.Slice<float>(k));
-            }
-            else
-            {
-                var buffer = new float[plane.Pixels];
-                foreach (var s in todo)
-                {
-                    ExtractFloat(volume, plane, s, buffer);
-                    Scale([0], request.Normalization, _ => buffer);
-                    plane.Insert(volume, s, buffer);
-                }
-            }
-        }
-    }
-
-    private static void ExtractFloat(Volume volume, SlicePlane plane, int index, float[] buffer)
-    {
-        var scratch = new double[volume.Geometry.Size.SliceVoxels];
-        plane.Extract(volume, index, buffer, scratch);
-    }
-
-    // (max / maxabs / minmax) over the given spans, with 0 where the range is empty (never NaN): METHODS.md §3.
-    private static void Scale(int[] parts, CamNormalization kind, Func<int, Span<float>> span)
-    {
-        double min = double.PositiveInfinity, max = double.NegativeInfinity, maxAbs = 0;
-        foreach (var p in parts)
-        {
-            foreach (var v in span(p))
-            {
-                min = Math.Min(min, v);
-                max = Math.Max(max, v);
-                maxAbs = Math.Max(maxAbs, Math.Abs(v));
-            }
-        }
-
-        var (offset, divisor) = kind switch
-        {
-            CamNormalization.Max => (0.0, max),
-            CamNormalization.MaxAbs => (0.0, maxAbs),
-            _ => (min, max - min),
-        };
-        foreach (var p in parts)
-        {
-            var s = span(p);
-            for (var i = 0; i < s.Length; i++)
-            {
-                s[i] = divisor > 0 ? (float)((s[i] - offset) / divisor) : 0f;
-            }
-        }
-    }
-
-    private static void Report(IProgress<PipelineProgress>? progress, string stage, int done, int total, Stopwatch clock)
-    {
-        if (progress is null)
-        {
-            return;
-        }
-
-        var elapsed = clock.Elapsed;
-        TimeSpan? remaining = done > 0 ? elapsed / done * (total - done) : null;
-        progress.Report(new PipelineProgress(stage, done, total, elapsed, remaining));
-    }
 }

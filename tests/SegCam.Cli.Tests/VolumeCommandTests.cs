@@ -152,4 +152,23 @@ public sealed class VolumeCommandTests
         Assert.Equal(2, code);
         Assert.Contains("exactly one pixel set", err, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Three_d_model_runs_on_sliding_windows_from_the_same_commands()
+    {
+        var dir = Temp();
+        var model = Path.Combine(dir, "unet3d.onnx");
+        File.Copy(Path.Combine(RepoPaths.Fixtures, "models", "unet3d_in.onnx"), model);
+        new ModelCard { Id = "unet3d", Dimensionality = 3, InputSize = [16, 20, 24], Classes = ["background", "organ"] }.Save(ModelCard.SidecarPath(model));
+        var (code, _, err) = await Run("phantom", "--out-ct", Path.Combine(dir, "ct.mha"), "--out-labels", Path.Combine(dir, "l.mha"), "--size", "40,32,20", "--spacing", "8,8,7");
+        Assert.True(code == 0, err);
+        (code, _, err) = await Run("segment", "--model", model, "--input", Path.Combine(dir, "ct.mha"), "--out", Path.Combine(dir, "seg.nrrd"));
+        Assert.True(code == 0, err);
+        (code, var output, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.mha"), "--class", "organ", "--bbox", "10,8,5:20,16,10", "--out", Path.Combine(dir, "heat.nii.gz"));
+        Assert.True(code == 0, err);
+        Assert.Contains("skipped", output, StringComparison.Ordinal);
+        var ct = VolumeFile.Read(Path.Combine(dir, "ct.mha"), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(VolumeFile.Read(Path.Combine(dir, "seg.nrrd"), cancellationToken: TestContext.Current.CancellationToken).Geometry.SameGrid(ct.Geometry));
+        Assert.True(VolumeFile.Read(Path.Combine(dir, "heat.nii.gz"), cancellationToken: TestContext.Current.CancellationToken).Geometry.SameGrid(ct.Geometry));
+    }
 }

@@ -14,7 +14,7 @@ namespace SegCam.Pipelines.Tests;
 /// <summary>The slice-wise pipeline against direct per-slice engine runs on the fixture 2-D U-Net (input 48×40, 3 classes).</summary>
 public sealed class SliceWiseCamPipelineTests : IDisposable
 {
-    private static readonly string Fixtures = FindFixtures();
+    internal static readonly string Fixtures = FindFixtures();
     private static readonly SegmentationModel UNet = SegmentationModel.Load(Path.Combine(Fixtures, "models", "unet2d_bn.onnx"));
     private static readonly float[] Plane = NpyFile.Read(Path.Combine(Fixtures, "cases", "unet2d_bn-bottleneck-mask", "input.npy")).ToFloat32();
     private static readonly ModelCard Card = new()
@@ -259,7 +259,7 @@ public sealed class SliceWiseCamPipelineTests : IDisposable
         Assert.True(viaLabels.Heatmaps[CamMethod.SegHiResGradCam].ContentEquals(viaRuns.Heatmaps[CamMethod.SegHiResGradCam]));
     }
 
-    private static void AssertClose(float[] expected, float[] actual, string what)
+    internal static void AssertClose(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         var scale = expected.Select(Math.Abs).Max();

@@ -30,7 +30,7 @@ internal static class BenchVolumeCommand
             var options = new PhantomOptions { Size = new GridSize((int)s[0], (int)s[1], (int)s[2]), Spacing = new Vector3(320.0 / s[0], 320.0 / s[1], 144.0 / s[2]), TumourProbability = 1 };
             var (ct, truth) = AbdominalPhantom.Generate(options, 11, cancellationToken);
             using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
-            var pipeline = new SliceWiseCamPipeline(engine, m, card);
+            var pipeline = VolumePipelines.For(engine, m, card);
             var request = new VolumeCamRequest
             {
                 Class = card.ClassIndex("tumour"),

@@ -41,7 +41,7 @@ internal static class DemoCommand
             await stdout.WriteLineAsync($"phantom (seed {parse.GetValue(seed)}): {ct.Geometry.Size} voxels, spacing {ct.Geometry.Spacing} mm").ConfigureAwait(false);
 
             using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
-            var pipeline = new SliceWiseCamPipeline(engine, m, card);
+            var pipeline = VolumePipelines.For(engine, m, card);
             var progress = ProgressPrinter.To(stderr);
             var request = new VolumeCamRequest
             {

@@ -21,7 +21,7 @@ internal static class SegmentCommand
             var (m, card) = ModelLocator.Load(parse.GetValue(model)!);
             var image = VolumeFile.Read(parse.GetValue(input)!.FullName, cancellationToken: cancellationToken);
             using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
-            var labels = new SliceWiseCamPipeline(engine, m, card).Segment(image, parse.GetValue(batch), ProgressPrinter.To(stderr), cancellationToken);
+            var labels = VolumePipelines.For(engine, m, card).Segment(image, parse.GetValue(batch), ProgressPrinter.To(stderr), cancellationToken);
             VolumeFile.Write(labels, parse.GetValue(output)!.FullName, cancellationToken);
             await stdout.WriteLineAsync($"wrote {parse.GetValue(output)!.FullName}: {labels.Geometry.Size} labels {string.Join(", ", card.Classes.Select((c, i) => $"{i} {c}"))}").ConfigureAwait(false);
             return 0;

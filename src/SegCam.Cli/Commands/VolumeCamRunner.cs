@@ -38,7 +38,7 @@ internal static class VolumeCamRunner
             BatchSize = a.Batch,
         };
         using var engine = new CamEngine(a.Device, msg => stderr.WriteLine($"segcam: {msg}"));
-        var result = new SliceWiseCamPipeline(engine, model, card).Run(image, request, ProgressPrinter.To(stderr), cancellationToken);
+        var result = VolumePipelines.For(engine, model, card).Run(image, request, ProgressPrinter.To(stderr), cancellationToken);
         var written = new List<string>();
         foreach (var (method, heatmap) in result.Heatmaps)
         {
@@ -54,7 +54,7 @@ internal static class VolumeCamRunner
             written.Add(path);
         }
 
-        await stdout.WriteLineAsync($"model {card.Id} | class {card.Classes[request.Class]} | layer {result.Layer} | {result.SlicesComputed} slices explained, {result.SlicesSkipped} skipped (empty pixel set) | {result.Elapsed.TotalSeconds:F1} s").ConfigureAwait(false);
+        await stdout.WriteLineAsync($"model {card.Id} | class {card.Classes[request.Class]} | layer {result.Layer} | {result.SlicesComputed} {(card.Dimensionality == 3 ? "patches" : "slices")} explained, {result.SlicesSkipped} skipped (empty pixel set) | {result.Elapsed.TotalSeconds:F1} s").ConfigureAwait(false);
         foreach (var path in written)
         {
             await stdout.WriteLineAsync($"wrote {path}").ConfigureAwait(false);
