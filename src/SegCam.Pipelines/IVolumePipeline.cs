@@ -13,6 +13,9 @@ public interface IVolumePipeline
 
     /// <summary>The model's label map on the image's grid.</summary>
     Volume Segment(Volume image, int batchSize, IProgress<PipelineProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>The target score S = Σ_{p ∈ M} y_c[p] (logits) of <paramref name="image"/>, for deletion/insertion curves.</summary>
+    double Score(Volume image, int classIndex, VolumePixelSet pixelSet, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Picks the pipeline a model card calls for: slice-wise for 2-D models, sliding windows for 3-D ones.</summary>

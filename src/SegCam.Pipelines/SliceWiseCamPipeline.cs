@@ -115,6 +115,52 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         return segmentation;
     }
 
+    /// <inheritdoc />
+    public double Score(Volume image, int classIndex, VolumePixelSet pixelSet, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(pixelSet);
+        if (pixelSet.IsPredicted)
+        {
+            throw new InvalidRequestException("the score needs an explicit pixel set (a label, box or points), not the prediction");
+        }
+
+        pixelSet.Validate(image.Geometry);
+        var axis = SliceAxes.IndexAxis(image.Geometry, SliceAxes.Parse(_card.SliceAxis));
+        var plane = SlicePlane.Of(image.Geometry.Size, axis);
+        var (height, width) = ModelGrid(plane);
+        var pixels = height * width;
+        var planeMask = new bool[plane.Pixels];
+        var modelMask = new bool[pixels];
+        var x = new float[pixels];
+        var planeBuffer = new float[plane.Pixels];
+        var scratch = new double[image.Geometry.Size.SliceVoxels];
+        var total = 0.0;
+        for (var s = 0; s < image.Geometry.Size[axis]; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!pixelSet.Fill(plane, image.Geometry.Size, s, planeMask))
+            {
+                continue;
+            }
+
+            PlaneResampler.Cover(planeMask, plane.Rows, plane.Columns, modelMask, height, width);
+            Prepare(image, plane, height, width, [s], x, planeBuffer, scratch);
+            var logits = _engine.Infer(_model, x, [1, 1, height, width], out var shape, cancellationToken);
+            if (classIndex < 0 || classIndex >= shape[1])
+            {
+                throw new InvalidRequestException($"class {classIndex} is out of range; the model has {shape[1]} classes");
+            }
+
+            for (var p = 0; p < pixels; p++)
+            {
+                total += modelMask[p] ? logits[(classIndex * pixels) + p] : 0;
+            }
+        }
+
+        return total;
+    }
+
     private (int Height, int Width) ModelGrid(SlicePlane plane)
     {
         if (_card.InputSize is { } fixedSize)

@@ -156,6 +156,44 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         return Segment(image, grid, Preprocess(image), batchSize, progress, Stopwatch.StartNew(), cancellationToken);
     }
 
+    /// <inheritdoc />
+    public double Score(Volume image, int classIndex, VolumePixelSet pixelSet, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(pixelSet);
+        if (pixelSet.IsPredicted)
+        {
+            throw new InvalidRequestException("the score needs an explicit pixel set (a label, box or points), not the prediction");
+        }
+
+        pixelSet.Validate(image.Geometry);
+        var grid = PatchGrid.For(image.Geometry.Size, PatchSize(image), Overlap);
+        var sums = WeightedLogits(image, grid, Preprocess(image), 2, null, Stopwatch.StartNew(), cancellationToken);
+        if (classIndex < 0 || classIndex >= sums.Length)
+        {
+            throw new InvalidRequestException($"class {classIndex} is out of range; the model has {sums.Length} classes");
+        }
+
+        var logits = sums[classIndex];
+        grid.DivideByWeights(logits);
+        var plane = SlicePlane.Of(image.Geometry.Size, 2);
+        var mask = new bool[plane.Pixels];
+        var total = 0.0;
+        for (var k = 0; k < image.Geometry.Size.K; k++)
+        {
+            if (pixelSet.Fill(plane, image.Geometry.Size, k, mask))
+            {
+                var slice = logits.Slice<float>(k);
+                for (var v = 0; v < mask.Length; v++)
+                {
+                    total += mask[v] ? slice[v] : 0;
+                }
+            }
+        }
+
+        return total;
+    }
+
     private PatchSize PatchSize(Volume image)
     {
         if (_card.InputSize is { } size)
@@ -200,9 +238,9 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         return mask;
     }
 
-    private Volume Segment(Volume image, PatchGrid grid, float[][] input, int batchSize, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    // Σ_p w_p · logits_p per class (not yet divided by Σ w).
+    private Volume[] WeightedLogits(Volume image, PatchGrid grid, float[][] input, int batchSize, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
     {
-        var size = image.Geometry.Size;
         var patches = grid.Patches().ToArray();
         var batch = Math.Clamp(batchSize, 1, Math.Max(1, patches.Length));
         var voxels = grid.Patch.Voxels;
@@ -232,6 +270,13 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
             ProgressReports.Report(progress, "segment", start + chunk.Length, patches.Length, clock);
         }
 
+        return sums!;
+    }
+
+    private Volume Segment(Volume image, PatchGrid grid, float[][] input, int batchSize, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var size = image.Geometry.Size;
+        var sums = WeightedLogits(image, grid, input, batchSize, progress, clock, cancellationToken);
         // Argmax of the blended logits (dividing by Σw does not change it).
         var labels = new Volume(image.Geometry, VoxelType.UInt8);
         for (var k = 0; k < size.K; k++)

@@ -171,4 +171,23 @@ public sealed class VolumeCommandTests
         Assert.True(VolumeFile.Read(Path.Combine(dir, "seg.nrrd"), cancellationToken: TestContext.Current.CancellationToken).Geometry.SameGrid(ct.Geometry));
         Assert.True(VolumeFile.Read(Path.Combine(dir, "heat.nii.gz"), cancellationToken: TestContext.Current.CancellationToken).Geometry.SameGrid(ct.Geometry));
     }
+
+    [Fact]
+    public async Task Evaluate_with_a_model_adds_deletion_and_insertion_curves()
+    {
+        var dir = Temp();
+        var model = Path.Combine(dir, "unet.onnx");
+        File.Copy(Path.Combine(RepoPaths.Fixtures, "models", "unet2d_bn.onnx"), model);
+        new ModelCard { Id = "unet", Dimensionality = 2, InputSize = [48, 40], Classes = ["background", "kidney", "tumour"] }.Save(ModelCard.SidecarPath(model));
+        var (code, _, err) = await Run("phantom", "--out-ct", Path.Combine(dir, "ct.nii.gz"), "--out-labels", Path.Combine(dir, "l.nii.gz"), "--size", "40,48,3", "--spacing", "8,8,9", "--tumour-probability", "1", "--seed", "4");
+        Assert.True(code == 0, err);
+        (code, _, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nii.gz"), "--class", "kidney", "--labels", Path.Combine(dir, "l.nii.gz"), "--label", "1", "--out", Path.Combine(dir, "h.nii.gz"));
+        Assert.True(code == 0, err);
+        (code, var output, err) = await Run("evaluate", "--heatmap", Path.Combine(dir, "h.nii.gz"), "--mask", Path.Combine(dir, "l.nii.gz"), "--label", "1",
+            "--model", model, "--image", Path.Combine(dir, "ct.nii.gz"), "--class", "kidney", "--curve-steps", "4", "--json");
+        Assert.True(code == 0, err);
+        var row = JsonDocument.Parse(output).RootElement[0];
+        Assert.True(double.IsFinite(row.GetProperty("deletion_auc").GetDouble()));
+        Assert.True(double.IsFinite(row.GetProperty("insertion_auc").GetDouble()));
+    }
 }

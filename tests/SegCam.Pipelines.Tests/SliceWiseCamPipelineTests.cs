@@ -259,6 +259,27 @@ public sealed class SliceWiseCamPipelineTests : IDisposable
         Assert.True(viaLabels.Heatmaps[CamMethod.SegHiResGradCam].ContentEquals(viaRuns.Heatmaps[CamMethod.SegHiResGradCam]));
     }
 
+    [Fact]
+    public void Score_is_the_class_logit_summed_over_the_pixel_set()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = Image(40, 48, 3);
+        var labels = Blob(image.Geometry, 0, 2);
+        var score = new SliceWiseCamPipeline(_engine, UNet, Card).Score(image, 1, VolumePixelSet.Label(labels, 1), ct);
+        var expected = 0.0;
+        foreach (var k in new[] { 0, 2 })
+        {
+            var logits = _engine.Infer(UNet, image.Slice<float>(k).ToArray(), [1, 1, 48, 40], out _, ct);
+            var mask = labels.Slice<byte>(k);
+            for (var p = 0; p < 48 * 40; p++)
+            {
+                expected += mask[p] == 1 ? logits[(48 * 40) + p] : 0;
+            }
+        }
+
+        Assert.Equal(expected, score, 3);
+    }
+
     internal static void AssertClose(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

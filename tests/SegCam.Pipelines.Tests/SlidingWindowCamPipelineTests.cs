@@ -160,6 +160,28 @@ public sealed class SlidingWindowCamPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Score_of_one_patch_is_the_class_logit_summed_over_the_pixel_set()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = Image(24, 20, 16);
+        var score = new SlidingWindowCamPipeline(_engine, UNet3d, Card).Score(image, 1, VolumePixelSet.Box((6, 5, 4), (15, 14, 10)), ct);
+        var logits = _engine.Infer(UNet3d, Flat(image), [1, 1, 16, 20, 24], out _, ct);
+        var expected = 0.0;
+        for (var z = 4; z < 10; z++)
+        {
+            for (var y = 5; y < 14; y++)
+            {
+                for (var x = 6; x < 15; x++)
+                {
+                    expected += logits[(16 * 20 * 24) + (((z * 20) + y) * 24) + x];
+                }
+            }
+        }
+
+        Assert.Equal(expected, score, 2);
+    }
+
+    [Fact]
     public void Two_d_card_or_bad_overlap_is_refused()
     {
         Assert.Throws<InvalidRequestException>(() => new SlidingWindowCamPipeline(_engine, UNet3d, Card with { Dimensionality = 2, InputSize = [20, 24] }));
