@@ -119,7 +119,7 @@ def main():
     ap.add_argument("--heldout", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--only", choices=["2d", "3d", "both"], default="both")
-    ap.add_argument("--steps3d", type=int, default=400)
+    ap.add_argument("--steps3d", type=int, default=1500)
     args = ap.parse_args()
     if args.only in ("3d", "both"):
         train3d(args)
@@ -214,15 +214,17 @@ def train3d(args):
     model = UNet3d()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps3d)
-    weights = torch.tensor([0.2, 1.0, 3.0])
+    weights = torch.tensor([0.2, 1.0, 5.0])
     patch = (32, 64, 64)
     for step in range(args.steps3d):
         xs, ys = [], []
         for _ in range(2):
             ct, lab = train[rng.integers(len(train))]
-            # Centre most crops on kidney or tumour voxels so the classes are seen.
-            fg = np.argwhere(lab > 0)
-            centre = fg[rng.integers(len(fg))] if len(fg) and rng.random() < 0.8 else np.array([rng.integers(n) for n in lab.shape])
+            # Centre most crops on tumour or kidney voxels so the small tumour class is seen often.
+            tumour, kidney = np.argwhere(lab == 2), np.argwhere(lab == 1)
+            u = rng.random()
+            pool = tumour if len(tumour) and u < 0.5 else kidney if u < 0.85 else None
+            centre = pool[rng.integers(len(pool))] if pool is not None and len(pool) else np.array([rng.integers(n) for n in lab.shape])
             start = [int(np.clip(c - p // 2 + rng.integers(-8, 9), 0, n - p)) for c, p, n in zip(centre, patch, lab.shape)]
             sl = tuple(slice(s0, s0 + p) for s0, p in zip(start, patch))
             xs.append(ct[sl])

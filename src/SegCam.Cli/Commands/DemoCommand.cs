@@ -89,7 +89,7 @@ internal static class DemoCommand
             await File.WriteAllTextAsync(Out("metrics.json"), JsonSerializer.Serialize(new { pixel_set = pixelSet, layer = result.Layer, segmentation_dice = dice, heatmaps = rows }, Indented), cancellationToken).ConfigureAwait(false);
 
             await stdout.WriteLineAsync($"segmentation Dice vs ground truth: kidney {F(dice["kidney"])}, tumour {F(dice["tumour"])}").ConfigureAwait(false);
-            await stdout.WriteLineAsync($"explained: class '{card.Classes[tumour]}' over {pixelSet}, layer {result.Layer}; {result.SlicesComputed} slices computed, {result.SlicesSkipped} skipped").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"explained: class '{card.Classes[tumour]}' over {pixelSet}, layer {result.Layer}; {result.SlicesComputed} {(card.Dimensionality == 3 ? "patches" : "slices")} computed, {result.SlicesSkipped} skipped").ConfigureAwait(false);
             await stdout.WriteLineAsync($"{"heatmap vs ground-truth tumour",-32} {"energy inside",14} {"mean Dice",10} {"AUPRC",8}").ConfigureAwait(false);
             foreach (var row in rows)
             {
