@@ -145,6 +145,14 @@ public sealed class VolumeCommandTests
             Assert.Equal(VoxelType.Float32, heat.Type);
         }
 
+        // Coronal slices of the same volume: 4 × 80 planes resampled to 48 × 40, explained where the tumour is.
+        (code, output, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nrrd"), "--class", "tumour", "--labels", Path.Combine(dir, "labels.nii.gz"), "--label", "2",
+            "--slice-axis", "coronal", "--out", Path.Combine(dir, "coronal.nii.gz"));
+        Assert.True(code == 0, err);
+        var coronal = VolumeFile.Read(Path.Combine(dir, "coronal.nii.gz"), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(coronal.Geometry.SameGrid(ct.Geometry));
+        var explained = int.Parse(output.Split('|')[3].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(explained, 1, 95); // coronal planes are the 96 j-planes; only those crossing the tumour are explained
         (code, _, err) = await Run("cam", "--model", model, "--input", Path.Combine(dir, "ct.nrrd"), "--class", "liver", "--pixel-set", "predicted", "--out", Path.Combine(dir, "x.nii.gz"));
         Assert.Equal(4, code);
         Assert.Contains("2 tumour", err, StringComparison.Ordinal);

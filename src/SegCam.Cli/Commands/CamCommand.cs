@@ -39,13 +39,14 @@ internal static class CamCommand
         var labels = new Option<FileInfo?>("--labels") { Description = "Volumes: label map on the image grid; with --label N the pixel set is its voxels equal to N" };
         var label = new Option<int?>("--label") { Description = "Volumes: label value of --labels" };
         var scope = new Option<string>("--normalize-scope") { Description = "Volumes: normalise per slice or over the volume", DefaultValueFactory = _ => "volume" }.AcceptOnlyFromAmong("volume", "slice");
-        var batch = new Option<int>("--batch") { Description = "Volumes: slices per run", DefaultValueFactory = _ => 8 };
+        var batch = new Option<int>("--batch") { Description = "Volumes: slices (2-D models) or patches (3-D) per run", DefaultValueFactory = _ => 8 };
+        var sliceAxis = new Option<string?>("--slice-axis") { Description = "Volumes, 2-D models: axial, coronal or sagittal (default: the model card's)" }.AcceptOnlyFromAmong("axial", "coronal", "sagittal");
         var device = CommonOptions.Device();
 
         var command = new Command("cam", "Compute class activation maps for one input, class and pixel set")
         {
             model, input, cls, layer, method, output, mask, pixelSet, bbox, pixel, target, noRelu, resolution, normalize,
-            exportGradient, exportActivation, xresWindow, xresPool, precision, labels, label, scope, batch, device,
+            exportGradient, exportActivation, xresWindow, xresPool, precision, labels, label, scope, batch, sliceAxis, device,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -79,7 +80,7 @@ internal static class CamCommand
                     File.Exists(modelArg.FullName) ? modelArg.FullName : modelArg.Name, inputPath, parse.GetValue(cls)!, parse.GetValue(output)!.FullName,
                     methods, parse.GetValue(layer), parse.GetValue(labels)?.FullName, parse.GetValue(label), parse.GetValue(pixelSet), parse.GetValue(bbox), parse.GetValue(pixel),
                     options.Target, options.Relu, options.Normalization, parse.GetValue(scope) == "slice" ? NormalizationScope.Slice : NormalizationScope.Volume,
-                    options.XResWindow, options.XResPool, parse.GetResult(precision) is { Implicit: false } ? options.Precision : CamPrecision.Float32, parse.GetValue(batch), CommonOptions.ParseDevice(parse.GetValue(device)!)), stdout, stderr, ct).ConfigureAwait(false);
+                    options.XResWindow, options.XResPool, parse.GetResult(precision) is { Implicit: false } ? options.Precision : CamPrecision.Float32, parse.GetValue(batch), CommonOptions.ParseDevice(parse.GetValue(device)!), parse.GetValue(sliceAxis)), stdout, stderr, ct).ConfigureAwait(false);
             }
 
             if (!int.TryParse(parse.GetValue(cls), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var classIndex))

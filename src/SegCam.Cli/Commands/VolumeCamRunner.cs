@@ -1,6 +1,7 @@
 using SegCam.Cam.Execution;
 using SegCam.Cam.Methods;
 using SegCam.Pipelines;
+using SegCam.Pipelines.Slicing;
 using SegCam.Volumes.Formats;
 
 namespace SegCam.Cli.Commands;
@@ -12,7 +13,8 @@ namespace SegCam.Cli.Commands;
 internal sealed record VolumeCamArguments(
     string Model, string Input, string Class, string Output, IReadOnlyList<CamMethod> Methods, string? Layer,
     string? Labels, int? Label, string? PixelSet, string? Box, string? Pixel, CamTarget Target, bool Relu,
-    CamNormalization Normalization, NormalizationScope Scope, int XResWindow, XResPool XResPool, CamPrecision Precision, int Batch, ExecutionDevice Device);
+    CamNormalization Normalization, NormalizationScope Scope, int XResWindow, XResPool XResPool, CamPrecision Precision, int Batch, ExecutionDevice Device,
+    string? SliceAxis = null);
 
 /// <summary>Runs <see cref="VolumeCamArguments"/>.</summary>
 internal static class VolumeCamRunner
@@ -36,6 +38,7 @@ internal static class VolumeCamRunner
             XResPool = a.XResPool,
             Precision = a.Precision,
             BatchSize = a.Batch,
+            Axis = a.SliceAxis is null ? null : SliceAxes.Parse(a.SliceAxis),
         };
         using var engine = new CamEngine(a.Device, msg => stderr.WriteLine($"segcam: {msg}"));
         var result = VolumePipelines.For(engine, model, card).Run(image, request, ProgressPrinter.To(stderr), cancellationToken);
