@@ -237,17 +237,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         var scratch = new double[size.SliceVoxels];
         var planeMask = new bool[plane.Pixels];
         var back = new float[plane.Pixels];
-        var options = new CamOptions
-        {
-            Methods = request.Methods,
-            Target = request.Target,
-            Relu = request.Relu,
-            Resolution = CamResolution.Input,
-            Normalization = CamNormalization.None,
-            XResWindow = request.XResWindow,
-            XResPool = request.XResPool,
-            Precision = request.Precision,
-        };
+        var options = request.EngineOptions();
         var layer = LayerResolution(request, height, width, batch);
         for (var start = 0; start < todo.Length; start += batch)
         {

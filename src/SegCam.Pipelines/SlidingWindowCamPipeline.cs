@@ -81,17 +81,7 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
 
         var patches = grid.Patches().Where(p => !request.SkipEmptySlices || grid.Any(mask, p)).ToArray();
         var heatmaps = request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32));
-        var options = new CamOptions
-        {
-            Methods = request.Methods,
-            Target = request.Target,
-            Relu = request.Relu,
-            Resolution = CamResolution.Input,
-            Normalization = CamNormalization.None,
-            XResWindow = request.XResWindow,
-            XResPool = request.XResPool,
-            Precision = request.Precision,
-        };
+        var options = request.EngineOptions();
         var batch = Math.Min(request.BatchSize, Math.Max(1, patches.Length));
         long[] shape = [batch, 1, grid.Patch.D, grid.Patch.H, grid.Patch.W];
         var layer = Cam.Layers.LayerCatalog.Resolve(_model, shape, request.Layer ?? _card.DefaultLayer);

@@ -59,6 +59,19 @@ public sealed record VolumeCamRequest
     /// <summary>Seg-XRes-CAM pooling.</summary>
     public XResPool XResPool { get; init; } = XResPool.Mean;
 
+    /// <summary>The engine options of one slice or patch run: maps at the model input grid, normalised later over the volume.</summary>
+    internal CamOptions EngineOptions() => new()
+    {
+        Methods = Methods,
+        Target = Target,
+        Relu = Relu,
+        Resolution = CamResolution.Input,
+        Normalization = CamNormalization.None,
+        XResWindow = XResWindow,
+        XResPool = XResPool,
+        Precision = Precision,
+    };
+
     internal void Validate(int classes)
     {
         if (Class < 0 || Class >= classes)
