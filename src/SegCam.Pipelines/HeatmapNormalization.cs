@@ -25,20 +25,15 @@ internal static class HeatmapNormalization
             else
             {
                 var buffer = new float[plane.Pixels];
+                var scratch = new double[volume.Geometry.Size.SliceVoxels];
                 foreach (var s in planes)
                 {
-                    ExtractFloat(volume, plane, s, buffer);
+                    plane.Extract(volume, s, buffer, scratch);
                     Scale([0], request.Normalization, _ => buffer);
                     plane.Insert(volume, s, buffer);
                 }
             }
         }
-    }
-
-    private static void ExtractFloat(Volume volume, SlicePlane plane, int index, float[] buffer)
-    {
-        var scratch = new double[volume.Geometry.Size.SliceVoxels];
-        plane.Extract(volume, index, buffer, scratch);
     }
 
     // (max / maxabs / minmax) over the given spans, with 0 where the range is empty (never NaN): METHODS.md §3.

@@ -200,12 +200,13 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
     private float[][] Preprocess(Volume image)
     {
         var size = image.Geometry.Size;
+        var plane = SlicePlane.Of(size, 2);
         var scratch = new double[size.SliceVoxels];
         var slices = new float[size.K][];
         for (var k = 0; k < size.K; k++)
         {
-            image.CopySlice(k, scratch);
-            slices[k] = scratch.Select(v => (float)v).ToArray();
+            slices[k] = new float[plane.Pixels];
+            plane.Extract(image, k, slices[k], scratch);
             _card.Preprocessing.Apply(slices[k]);
         }
 
@@ -269,15 +270,21 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         var sums = WeightedLogits(image, grid, input, batchSize, progress, clock, cancellationToken);
         // Argmax of the blended logits (dividing by Σw does not change it).
         var labels = new Volume(image.Geometry, VoxelType.UInt8);
+        var rows = new float[sums.Length][];
         for (var k = 0; k < size.K; k++)
         {
             var target = labels.Slice<byte>(k);
+            for (var c = 0; c < sums.Length; c++)
+            {
+                rows[c] = sums[c].Slice<float>(k).ToArray();
+            }
+
             for (var v = 0; v < target.Length; v++)
             {
                 var best = 0;
-                for (var c = 1; c < sums!.Length; c++)
+                for (var c = 1; c < rows.Length; c++)
                 {
-                    if (sums[c].Slice<float>(k)[v] > sums[best].Slice<float>(k)[v])
+                    if (rows[c][v] > rows[best][v])
                     {
                         best = c;
                     }

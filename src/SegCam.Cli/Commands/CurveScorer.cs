@@ -25,7 +25,7 @@ internal sealed class CurveScorer : IDisposable
         _pipeline = VolumePipelines.For(_engine, m, card);
         _image = VolumeFile.Read(image, cancellationToken: cancellationToken).ConvertTo(VoxelType.Float32);
         _image.Geometry.RequireSameGrid(mask.Geometry, "the mask");
-        _mask = VolumePixelSet.Label(Binarize(mask), 1);
+        _mask = VolumePixelSet.Label(VolumeMasks.NonZero(mask), 1);
         _class = card.ClassIndex(cls);
         _baseline = baseline;
         _cancellationToken = cancellationToken;
@@ -53,22 +53,4 @@ internal sealed class CurveScorer : IDisposable
     }
 
     public void Dispose() => _engine.Dispose();
-
-    // Nonzero = in, as the other metrics read a mask.
-    private static Volume Binarize(Volume mask)
-    {
-        var binary = new Volume(mask.Geometry, VoxelType.UInt8);
-        var row = new double[mask.Geometry.Size.SliceVoxels];
-        for (var k = 0; k < mask.Geometry.Size.K; k++)
-        {
-            mask.CopySlice(k, row);
-            var target = binary.Slice<byte>(k);
-            for (var v = 0; v < row.Length; v++)
-            {
-                target[v] = row[v] != 0 ? (byte)1 : (byte)0;
-            }
-        }
-
-        return binary;
-    }
 }

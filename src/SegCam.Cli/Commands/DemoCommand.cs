@@ -62,7 +62,7 @@ internal static class DemoCommand
             }
 
             VolumeFile.Write(result.Segmentation!, Out("segmentation.nii.gz"), cancellationToken);
-            var tumourMask = Select(truth, AbdominalPhantom.Tumour);
+            var tumourMask = VolumeMasks.Equal(truth, AbdominalPhantom.Tumour);
             var rows = new List<Dictionary<string, object?>>();
             foreach (var (method, heatmap) in result.Heatmaps)
             {
@@ -103,22 +103,6 @@ internal static class DemoCommand
     }
 
     private static string F(object? v) => v is double d ? d.ToString("F3", CultureInfo.InvariantCulture) : "n/a";
-
-    private static Volume Select(Volume labels, byte value)
-    {
-        var mask = new Volume(labels.Geometry, VoxelType.UInt8);
-        for (var k = 0; k < labels.Geometry.Size.K; k++)
-        {
-            var source = labels.Slice<byte>(k);
-            var target = mask.Slice<byte>(k);
-            for (var v = 0; v < source.Length; v++)
-            {
-                target[v] = source[v] == value ? (byte)1 : (byte)0;
-            }
-        }
-
-        return mask;
-    }
 
     private static int Count(Volume mask, int k)
     {

@@ -31,7 +31,7 @@ internal static class EvaluateCommand
             var truth = VolumeFile.Read(parse.GetValue(mask)!.FullName, cancellationToken: cancellationToken);
             if (parse.GetValue(label) is { } value)
             {
-                truth = Select(truth, value);
+                truth = VolumeMasks.Equal(truth, value);
             }
 
             var curves = parse.GetValue(model) is { } modelId
@@ -78,24 +78,5 @@ internal static class EvaluateCommand
             return 0;
         });
         return command;
-    }
-
-    // A UInt8 mask of the voxels equal to value.
-    private static Volume Select(Volume labels, int value)
-    {
-        var mask = new Volume(labels.Geometry, VoxelType.UInt8);
-        var count = (int)labels.Geometry.Size.SliceVoxels;
-        var row = new double[count];
-        for (var k = 0; k < labels.Geometry.Size.K; k++)
-        {
-            labels.CopySlice(k, row);
-            var target = mask.Slice<byte>(k);
-            for (var v = 0; v < count; v++)
-            {
-                target[v] = row[v] == value ? (byte)1 : (byte)0;
-            }
-        }
-
-        return mask;
     }
 }
