@@ -29,6 +29,8 @@ public static class CliApp
         root.Subcommands.Add(PhantomCommand.Create(stdout));
         root.Subcommands.Add(DemoCommand.Create(stdout, stderr));
         root.Subcommands.Add(BenchVolumeCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
+        root.Subcommands.Add(InfoCommand.Create(stdout));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -57,7 +59,7 @@ public static class CliApp
 
             return ExitCode(ex.Kind);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
         {
             await stderr.WriteLineAsync("segcam: cancelled").ConfigureAwait(false);
             return Cancelled;

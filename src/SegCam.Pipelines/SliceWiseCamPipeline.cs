@@ -61,23 +61,28 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         var batch = Math.Min(request.BatchSize, slices);
         var predicted = request.PixelSet.IsPredicted;
 
+        var first = request.Slices?.First ?? 0;
+        var end = request.Slices?.EndWithin(slices) ?? slices;
         Volume? segmentation = null;
         var wanted = new bool[slices];
+        long pixelSetVoxels = 0;
         if (predicted)
         {
             segmentation = new Volume(image.Geometry, VoxelType.UInt8);
-            Segment(image, plane, height, width, batch, request.Class, segmentation, wanted, progress, clock, cancellationToken);
+            pixelSetVoxels = Segment(image, plane, height, width, batch, request.Class, segmentation, wanted, first, end, progress, clock, cancellationToken);
             if (!request.SkipEmptySlices)
             {
-                Array.Fill(wanted, true);
+                wanted.AsSpan(first, end - first).Fill(true);
             }
         }
         else
         {
             var scratch = new bool[plane.Pixels];
-            for (var s = 0; s < slices; s++)
+            for (var s = first; s < end; s++)
             {
-                wanted[s] = request.PixelSet.Fill(plane, size, s, scratch) || !request.SkipEmptySlices;
+                var any = request.PixelSet.Fill(plane, size, s, scratch);
+                pixelSetVoxels += any ? scratch.AsSpan(0, plane.Pixels).Count(true) : 0;
+                wanted[s] = any || !request.SkipEmptySlices;
             }
         }
 
@@ -90,7 +95,8 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             Heatmaps = heatmaps,
             Segmentation = segmentation,
             SlicesComputed = todo.Length,
-            SlicesSkipped = slices - todo.Length,
+            SlicesSkipped = end - first - todo.Length,
+            PixelSetVoxels = pixelSetVoxels,
             Layer = layer,
             Elapsed = clock.Elapsed,
         };
@@ -111,7 +117,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         var (height, width) = ModelGrid(plane);
         var slices = image.Geometry.Size[axis];
         var segmentation = new Volume(image.Geometry, VoxelType.UInt8);
-        Segment(image, plane, height, width, Math.Min(batchSize, slices), 0, segmentation, new bool[slices], progress, clock, cancellationToken);
+        Segment(image, plane, height, width, Math.Min(batchSize, slices), 0, segmentation, new bool[slices], 0, slices, progress, clock, cancellationToken);
         return segmentation;
     }
 
@@ -185,19 +191,20 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         }
     }
 
-    private void Segment(Volume image, SlicePlane plane, int height, int width, int batch, int cls, Volume segmentation, bool[] wanted, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    // Segments slices [first, end); marks in wanted the slices where class cls is predicted; returns its voxel count.
+    private long Segment(Volume image, SlicePlane plane, int height, int width, int batch, int cls, Volume segmentation, bool[] wanted, int first, int end, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
     {
-        var slices = wanted.Length;
+        long count = 0;
         var pixels = height * width;
         var x = new float[batch * pixels];
         var planeBuffer = new float[plane.Pixels];
         var scratch = new double[image.Geometry.Size.SliceVoxels];
         var labels = new byte[pixels];
         var back = new byte[plane.Pixels];
-        for (var start = 0; start < slices; start += batch)
+        for (var start = first; start < end; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var indices = Enumerable.Range(start, Math.Min(batch, slices - start)).ToArray();
+            var indices = Enumerable.Range(start, Math.Min(batch, end - start)).ToArray();
             Prepare(image, plane, height, width, indices, x, planeBuffer, scratch);
             var logits = _engine.Infer(_model, x, [batch, 1, height, width], out var shape, cancellationToken);
             var classes = (int)shape[1];
@@ -221,11 +228,14 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
 
                 PlaneResampler.Nearest(labels, height, width, back, plane.Rows, plane.Columns);
                 plane.Insert(segmentation, indices[n], back);
+                count += back.AsSpan().Count((byte)cls);
             }
 
-            ProgressReports.Report(progress, "segment", start + indices.Length, slices, clock);
+            ProgressReports.Report(progress, "segment", start + indices.Length - first, end - first, clock);
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // as in Explain: keep the peak O(batch)
         }
+
+        return count;
     }
 
     private string Explain(Volume image, VolumeCamRequest request, SlicePlane plane, int height, int width, int batch, int[] todo, bool predicted, Dictionary<CamMethod, Volume> heatmaps, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)

@@ -58,6 +58,11 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         ArgumentNullException.ThrowIfNull(request);
         request.Validate(_card.Classes.Count);
         request.PixelSet.Validate(image.Geometry);
+        if (request.Slices is not null)
+        {
+            throw new InvalidRequestException($"a slice range applies to 2-D models; model '{_card.Id}' is 3-D and explains the whole volume");
+        }
+
         var clock = Stopwatch.StartNew();
         var grid = PatchGrid.For(image.Geometry.Size, PatchSize(image), Overlap);
         var input = Preprocess(image);
@@ -133,6 +138,7 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
             Segmentation = segmentation,
             SlicesComputed = patches.Length,
             SlicesSkipped = grid.Count - patches.Length,
+            PixelSetVoxels = mask.Sum(slice => (long)slice.AsSpan().Count(true)),
             Layer = layer,
             Elapsed = clock.Elapsed,
         };

@@ -44,6 +44,9 @@ public sealed record VolumeCamRequest
     /// <summary>Slice axis of a 2-D model; null = the model card's.</summary>
     public AnatomicalAxis? Axis { get; init; }
 
+    /// <summary>2-D models: explain only these slices along the slice axis (null = every slice). 3-D models refuse it.</summary>
+    public SliceRange? Slices { get; init; }
+
     /// <summary>Slices per engine run (the last batch is padded, so one compiled session serves all).</summary>
     public int BatchSize { get; init; } = 8;
 

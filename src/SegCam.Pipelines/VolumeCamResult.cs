@@ -18,6 +18,9 @@ public sealed record VolumeCamResult
     /// <summary>Slices skipped because their pixel set was empty (heatmap exactly zero).</summary>
     public int SlicesSkipped { get; init; }
 
+    /// <summary>Voxels in the pixel set within the explained slices (0: every heatmap is all zero).</summary>
+    public long PixelSetVoxels { get; init; }
+
     /// <summary>The target layer used.</summary>
     public required string Layer { get; init; }
 

@@ -17,6 +17,9 @@ public abstract record VolumePixelSet
     /// <summary>Where the model predicts the explained class (argmax), found by a segmentation pass.</summary>
     public static VolumePixelSet Predicted() => new PredictedPixels();
 
+    /// <summary>Every voxel of the image.</summary>
+    public static VolumePixelSet All() => new AllPixels();
+
     /// <summary>Voxels with min ≤ index &lt; max on every axis.</summary>
     public static VolumePixelSet Box((int I, int J, int K) min, (int I, int J, int K) max) => new BoxPixels(min, max);
 
@@ -25,6 +28,32 @@ public abstract record VolumePixelSet
 
     /// <summary>Runs (start, length) over the flat voxel index i + I·(j + J·k).</summary>
     public static VolumePixelSet Runs(IReadOnlyList<(long Start, long Length)> runs) => new RunPixels(runs);
+
+    /// <summary>The set as a UInt8 mask volume (1 inside) on <paramref name="geometry"/>, e.g. a ground truth for metrics.</summary>
+    public Volume ToMask(VolumeGeometry geometry)
+    {
+        ArgumentNullException.ThrowIfNull(geometry);
+        if (IsPredicted)
+        {
+            throw new InvalidRequestException("the model's prediction is not a fixed mask; give a label, box, points or runs");
+        }
+
+        Validate(geometry);
+        var mask = new Volume(geometry, VoxelType.UInt8);
+        var plane = SlicePlane.Of(geometry.Size, 2);
+        var row = new bool[plane.Pixels];
+        for (var k = 0; k < geometry.Size.K; k++)
+        {
+            Fill(plane, geometry.Size, k, row);
+            var slice = mask.Slice<byte>(k);
+            for (var v = 0; v < row.Length; v++)
+            {
+                slice[v] = row[v] ? (byte)1 : (byte)0;
+            }
+        }
+
+        return mask;
+    }
 
     /// <summary>True for <see cref="Predicted"/>, which the segmentation pass resolves.</summary>
     internal virtual bool IsPredicted => false;
@@ -77,6 +106,19 @@ public abstract record VolumePixelSet
         }
 
         internal override bool Fill(SlicePlane plane, GridSize size, int index, Span<bool> mask) => throw new InvalidOperationException("the predicted set is filled from the segmentation pass");
+    }
+
+    private sealed record AllPixels : VolumePixelSet
+    {
+        internal override void Validate(VolumeGeometry image)
+        {
+        }
+
+        internal override bool Fill(SlicePlane plane, GridSize size, int index, Span<bool> mask)
+        {
+            mask[..plane.Pixels].Fill(true);
+            return true;
+        }
     }
 
     private sealed record BoxPixels((int I, int J, int K) Min, (int I, int J, int K) Max) : VolumePixelSet

@@ -42,11 +42,13 @@ internal static class CamCommand
         var batch = new Option<int>("--batch") { Description = "Volumes: slices (2-D models) or patches (3-D) per run", DefaultValueFactory = _ => 8 };
         var sliceAxis = new Option<string?>("--slice-axis") { Description = "Volumes, 2-D models: axial, coronal or sagittal (default: the model card's)" }.AcceptOnlyFromAmong("axial", "coronal", "sagittal");
         var device = CommonOptions.Device();
+        var server = CommonOptions.Server();
+        var apiKeyFile = CommonOptions.ApiKeyFile();
 
         var command = new Command("cam", "Compute class activation maps for one input, class and pixel set")
         {
             model, input, cls, layer, method, output, mask, pixelSet, bbox, pixel, target, noRelu, resolution, normalize,
-            exportGradient, exportActivation, xresWindow, xresPool, precision, labels, label, scope, batch, sliceAxis, device,
+            exportGradient, exportActivation, xresWindow, xresPool, precision, labels, label, scope, batch, sliceAxis, device, server, apiKeyFile,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -76,11 +78,23 @@ internal static class CamCommand
             if (Directory.Exists(inputPath) || !inputPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
             {
                 var modelArg = parse.GetValue(model)!;
-                return await VolumeCamRunner.RunAsync(new VolumeCamArguments(
+                var arguments = new VolumeCamArguments(
                     File.Exists(modelArg.FullName) ? modelArg.FullName : modelArg.Name, inputPath, parse.GetValue(cls)!, parse.GetValue(output)!.FullName,
                     methods, parse.GetValue(layer), parse.GetValue(labels)?.FullName, parse.GetValue(label), parse.GetValue(pixelSet), parse.GetValue(bbox), parse.GetValue(pixel),
                     options.Target, options.Relu, options.Normalization, parse.GetValue(scope) == "slice" ? NormalizationScope.Slice : NormalizationScope.Volume,
-                    options.XResWindow, options.XResPool, parse.GetResult(precision) is { Implicit: false } ? options.Precision : CamPrecision.Float32, parse.GetValue(batch), CommonOptions.ParseDevice(parse.GetValue(device)!), parse.GetValue(sliceAxis)), stdout, stderr, ct).ConfigureAwait(false);
+                    options.XResWindow, options.XResPool, parse.GetResult(precision) is { Implicit: false } ? options.Precision : CamPrecision.Float32, parse.GetValue(batch), CommonOptions.ParseDevice(parse.GetValue(device)!), parse.GetValue(sliceAxis));
+                if (parse.GetValue(server) is { } url)
+                {
+                    using var client = CommonOptions.Connect(url, parse.GetValue(apiKeyFile));
+                    return await RemoteCamRunner.RunAsync(arguments with { Model = modelArg.Name }, client, stdout, stderr, ct).ConfigureAwait(false);
+                }
+
+                return await VolumeCamRunner.RunAsync(arguments, stdout, stderr, ct).ConfigureAwait(false);
+            }
+
+            if (parse.GetValue(server) is not null)
+            {
+                throw new UsageException("--server takes image volumes (NIfTI, NRRD, MetaImage, DICOM); .npy tensors run in-process");
             }
 
             if (!int.TryParse(parse.GetValue(cls), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var classIndex))

@@ -14,6 +14,34 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     }.AcceptOnlyFromAmong("cpu", "cuda");
 
+    public static Option<string?> Server() => new("--server")
+    {
+        Description = "Run on a SegCam server instead of in-process, e.g. http://127.0.0.1:5055 (https:// for TLS): the volume is uploaded, results streamed back",
+    };
+
+    public static Option<FileInfo?> ApiKeyFile() => new("--api-key-file")
+    {
+        Description = "File holding the server's API key (or set SEGCAM_API_KEY); sent as 'authorization: Bearer <key>'",
+    };
+
+    /// <summary>A client for <c>--server</c>, with the API key from <c>--api-key-file</c> or SEGCAM_API_KEY.</summary>
+    public static Client.SegCamClient Connect(string server, FileInfo? apiKeyFile)
+    {
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new UsageException($"--server '{server}' must be an http:// or https:// URL, e.g. http://127.0.0.1:5055");
+        }
+
+        string? key = null;
+        if (apiKeyFile is not null)
+        {
+            key = apiKeyFile.Exists ? File.ReadAllText(apiKeyFile.FullName).Trim() : throw new UsageException($"--api-key-file '{apiKeyFile.FullName}' does not exist");
+        }
+
+        key ??= Environment.GetEnvironmentVariable("SEGCAM_API_KEY");
+        return new Client.SegCamClient(uri, new Client.SegCamClientOptions { ApiKey = key });
+    }
+
     public static ExecutionDevice ParseDevice(string value) => value == "cuda" ? ExecutionDevice.Cuda : ExecutionDevice.Cpu;
 
     public static Option<string?> InputShape() => new("--input-shape")

@@ -1,0 +1,129 @@
+using SegCam.Cam.Methods;
+using SegCam.Client;
+using SegCam.Pipelines;
+using SegCam.Volumes;
+using SegCam.Volumes.Formats;
+using Proto = SegCam.Protocol.V1;
+
+namespace SegCam.Cli.Commands;
+
+/// <summary>
+/// <c>segcam cam --server URL</c> on an image volume: uploads the image (and a label map), runs ComputeCam with the
+/// same options as the in-process run, shows the server's progress, and writes the streamed heatmaps.
+/// </summary>
+internal static class RemoteCamRunner
+{
+    public static async Task<int> RunAsync(VolumeCamArguments a, SegCamClient client, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var image = VolumeFile.Read(a.Input, cancellationToken: cancellationToken);
+        var upload = await client.UploadAsync(image, Path.GetFileName(a.Input), cancellationToken).ConfigureAwait(false);
+        await stderr.WriteLineAsync($"segcam: uploaded {Path.GetFileName(a.Input)} as {upload.VolumeId} ({upload.BytesReceived} bytes{(upload.Deduplicated ? ", already on the server" : string.Empty)})").ConfigureAwait(false);
+        var request = new Proto.ComputeCamRequest
+        {
+            Volume = new Proto.VolumeSource { VolumeId = upload.VolumeId },
+            Model = a.Model,
+            TargetClass = a.Class,
+            PixelSet = await PixelSetOf(a, image, client, cancellationToken).ConfigureAwait(false),
+            Options = new Proto.CamOptions
+            {
+                Relu = a.Relu,
+                Normalization = a.Normalization switch
+                {
+                    CamNormalization.Max or CamNormalization.MaxAbs => Proto.Normalization.Max,
+                    CamNormalization.MinMax => Proto.Normalization.Minmax,
+                    _ => Proto.Normalization.None,
+                },
+                NormalizationScope = a.Scope == NormalizationScope.Slice ? Proto.NormalizationScope.Slice : Proto.NormalizationScope.Volume,
+                Target = a.Target == CamTarget.Probabilities ? Proto.ScoreTarget.Probabilities : Proto.ScoreTarget.Logits,
+                Precision = a.Precision == CamPrecision.Float64 ? Proto.Precision.Float64 : Proto.Precision.Float32,
+                XresWindow = a.XResWindow,
+                XresPool = a.XResPool == XResPool.Max ? Proto.XResPool.Max : Proto.XResPool.Mean,
+                BatchSize = a.Batch,
+            },
+        };
+        request.Methods.Add(a.Methods.Select(m => m.Id()));
+        if (a.Layer is not null)
+        {
+            request.Layers.Add(a.Layer);
+        }
+
+        if (a.SliceAxis is not null)
+        {
+            request.Slices = new Proto.SliceSelection { Axis = a.SliceAxis };
+        }
+
+        var result = await client.ComputeCamAsync(request, new RemoteProgress(stderr), null, cancellationToken).ConfigureAwait(false);
+        var written = new List<string>();
+        foreach (var heatmap in result.Heatmaps)
+        {
+            var path = a.Methods.Count == 1 ? a.Output : VolumeCamRunner.WithMethod(a.Output, heatmap.Method);
+            VolumeFile.Write(heatmap.Volume, path, cancellationToken);
+            written.Add(path);
+        }
+
+        var t = result.Summary.Timings;
+        await stdout.WriteLineAsync($"server {result.Summary.ExecutionProvider} | model {a.Model} | layer {string.Join(", ", result.Summary.Layers)} | {result.Summary.UnitsComputed} explained, {result.Summary.UnitsSkipped} skipped | queue {t.QueueSeconds:F2} s, compute {t.ComputeSeconds:F2} s, total {t.TotalSeconds:F2} s | request {result.RequestId}").ConfigureAwait(false);
+        foreach (var path in written)
+        {
+            await stdout.WriteLineAsync($"wrote {path}").ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    private static async Task<Proto.PixelSet> PixelSetOf(VolumeCamArguments a, Volume image, SegCamClient client, CancellationToken cancellationToken)
+    {
+        var given = new[] { a.Labels is not null, a.PixelSet is not null, a.Box is not null, a.Pixel is not null }.Count(x => x);
+        if (given != 1)
+        {
+            throw new UsageException("a volume needs exactly one pixel set: --labels FILE --label N, --pixel-set predicted|all, --bbox i,j,k:i,j,k or --pixel i,j,k");
+        }
+
+        if (a.Labels is not null)
+        {
+            var labels = VolumeFile.Read(a.Labels, cancellationToken: cancellationToken);
+            image.Geometry.RequireSameGrid(labels.Geometry, "the label map");
+            var upload = await client.UploadAsync(labels, Path.GetFileName(a.Labels), cancellationToken).ConfigureAwait(false);
+            return new Proto.PixelSet { Label = new Proto.LabelPixels { LabelVolumeId = upload.VolumeId, Label = a.Label ?? throw new UsageException("--labels needs --label N (the label value that forms the pixel set)") } };
+        }
+
+        if (a.PixelSet is "predicted")
+        {
+            return new Proto.PixelSet { Predicted = new Proto.PredictedPixels() };
+        }
+
+        if (a.PixelSet is "all")
+        {
+            return new Proto.PixelSet { All = new Proto.AllPixels() };
+        }
+
+        if (a.Box is not null)
+        {
+            var parts = a.Box.Split(':');
+            if (parts.Length != 2)
+            {
+                throw new UsageException($"--bbox '{a.Box}' must be MIN:MAX with three indices each (i,j,k:i,j,k)");
+            }
+
+            var box = new Proto.VoxelBox();
+            box.Min.Add(CommonOptions.ParseInts(parts[0], "--bbox", 3).Select(v => (int)v));
+            box.Max.Add(CommonOptions.ParseInts(parts[1], "--bbox", 3).Select(v => (int)v));
+            return new Proto.PixelSet { Box = box };
+        }
+
+        var voxels = new Proto.VoxelList();
+        voxels.Ijk.Add(CommonOptions.ParseInts(a.Pixel!, "--pixel", 3).Select(v => (int)v));
+        return new Proto.PixelSet { Voxels = voxels };
+    }
+}
+
+/// <summary>The server's progress events as lines on stderr.</summary>
+internal sealed class RemoteProgress(TextWriter writer) : IProgress<Proto.Progress>
+{
+    public void Report(Proto.Progress value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var eta = value.HasRemainingSeconds ? $", about {value.RemainingSeconds:F0} s left" : string.Empty;
+        writer.WriteLine(value.Stage == "queued" ? $"segcam: queued at position {value.Total}" : $"segcam: {value.Stage} {value.Done}/{value.Total}{eta}");
+    }
+}
