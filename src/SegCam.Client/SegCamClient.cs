@@ -57,18 +57,26 @@ public sealed class SegCamClient : IDisposable
         return Call(async () =>
         {
             using var call = Raw.UploadVolume(Options(cancellationToken));
-            await call.RequestStream.WriteAsync(new Proto.UploadVolumeRequest { Header = Header(volume, name) }, cancellationToken).ConfigureAwait(false);
-            long offset = 0;
-            for (var k = 0; k < volume.Geometry.Size.K; k++)
+            try
             {
-                var sliceBytes = volume.SliceBytes;
-                for (var from = 0; from < sliceBytes; from += _options.UploadChunkBytes)
+                await call.RequestStream.WriteAsync(new Proto.UploadVolumeRequest { Header = Header(volume, name) }, cancellationToken).ConfigureAwait(false);
+                long offset = 0;
+                for (var k = 0; k < volume.Geometry.Size.K; k++)
                 {
-                    var n = Math.Min(_options.UploadChunkBytes, sliceBytes - from);
-                    var chunk = new Proto.VolumeChunk { Offset = offset, Data = ByteString.CopyFrom(volume.SliceData(k).Slice(from, n)) };
-                    await call.RequestStream.WriteAsync(new Proto.UploadVolumeRequest { Chunk = chunk }, cancellationToken).ConfigureAwait(false);
-                    offset += n;
+                    var sliceBytes = volume.SliceBytes;
+                    for (var from = 0; from < sliceBytes; from += _options.UploadChunkBytes)
+                    {
+                        var n = Math.Min(_options.UploadChunkBytes, sliceBytes - from);
+                        var chunk = new Proto.VolumeChunk { Offset = offset, Data = ByteString.CopyFrom(volume.SliceData(k).Slice(from, n)) };
+                        await call.RequestStream.WriteAsync(new Proto.UploadVolumeRequest { Chunk = chunk }, cancellationToken).ConfigureAwait(false);
+                        offset += n;
+                    }
                 }
+            }
+            catch (Exception ex) when (ex is RpcException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+            {
+                // The server ended the call early (a refused header, a full store): its status says why.
+                return await call.ResponseAsync.ConfigureAwait(false);
             }
 
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
@@ -137,7 +145,7 @@ public sealed class SegCamClient : IDisposable
                     case Proto.ComputeCamResponse.EventOneofCase.Heatmap:
                         var h = message.Heatmap;
                         announced.Add(h);
-                        assemblers.Add(new SlabAssembler(new Volume(GeometryMapping.ToGeometry(h.Geometry, "heatmap.geometry"), VoxelType.Float32), h.VoxelType, h.Scale, h.Offset));
+                        assemblers.Add(new SlabAssembler(new Volume(GeometryMapping.ToGeometry(h.Geometry, "heatmap.geometry"), VoxelType.Float32), h.VoxelType, h.Scale, h.Offset, h.FirstSlice, h.SliceCount));
                         break;
                     case Proto.ComputeCamResponse.EventOneofCase.Slab:
                         var slab = message.Slab;

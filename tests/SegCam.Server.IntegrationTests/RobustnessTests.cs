@@ -114,6 +114,31 @@ public sealed class RobustnessTests
     }
 
     [Fact]
+    public async Task A_single_slice_request_streams_only_that_slice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.Client();
+        var image = TestVolumes.Ct(128, 96, 40, seed: 8);
+        var id = (await client.UploadAsync(image, cancellationToken: ct)).VolumeId;
+        var request = LongRequest(id);
+        request.Slices = new Proto.SliceSelection { First = 17, Count = 1 };
+        using var call = client.Raw.ComputeCam(request, cancellationToken: ct);
+        var messages = new List<Proto.ComputeCamResponse>();
+        await foreach (var m in call.ResponseStream.ReadAllAsync(ct))
+        {
+            messages.Add(m);
+        }
+
+        var header = messages.Single(m => m.EventCase == Proto.ComputeCamResponse.EventOneofCase.Heatmap).Heatmap;
+        Assert.Equal((17, 1), (header.FirstSlice, header.SliceCount));
+        var slab = messages.Single(m => m.EventCase == Proto.ComputeCamResponse.EventOneofCase.Slab).Slab;
+        Assert.Equal(17L * 128 * 96, slab.VoxelOffset);
+        Assert.Equal(128 * 96 * 4, slab.Data.Length);
+        Assert.Equal(18, slab.SlicesComplete);
+    }
+
+    [Fact]
     public async Task Sixteen_concurrent_clients_with_different_volumes_each_get_their_own_result()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -162,17 +187,17 @@ public sealed class RobustnessTests
             Volume = new Proto.VolumeSource { VolumeId = upload.VolumeId },
             Model = "demo-unet2d",
             TargetClass = "kidney",
-            PixelSet = new Proto.PixelSet { Voxels = new Proto.VoxelList { Ijk = { 128, 128, 100 } } },
+            PixelSet = new Proto.PixelSet { Voxels = new Proto.VoxelList { Ijk = { 128, 128, 0, 100, 90, 199 } } },
         };
         var result = await client.ComputeCamAsync(request, null, (_, complete) => slabs.Add(complete), ct);
 
-        Assert.Equal(1, result.Summary.UnitsComputed);
-        Assert.Equal(199, result.Summary.UnitsSkipped);
+        Assert.Equal(2, result.Summary.UnitsComputed);
+        Assert.Equal(198, result.Summary.UnitsSkipped);
         Assert.Equal(50, slabs.Count); // 1 MiB chunks of 4 slices of 256 KiB
         Assert.Equal(Enumerable.Range(1, 50).Select(n => 4 * n), slabs);
         var (model, card) = TestVolumes.Model("demo-unet2d");
         using var engine = TestVolumes.Engine();
-        var expected = VolumePipelines.For(engine, model, card).Run(image, new VolumeCamRequest { Class = 1, PixelSet = VolumePixelSet.Points([(128, 128, 100)]) }, cancellationToken: ct);
+        var expected = VolumePipelines.For(engine, model, card).Run(image, new VolumeCamRequest { Class = 1, PixelSet = VolumePixelSet.Points([(128, 128, 0), (100, 90, 199)]) }, cancellationToken: ct);
         Assert.True(TestVolumes.Same(expected.Heatmaps[CamMethod.SegHiResGradCam], result.Heatmaps[0].Volume));
     }
 }

@@ -10,13 +10,13 @@ namespace SegCam.Server.Mapping;
 /// </summary>
 internal static class SlabStreaming
 {
-    /// <summary>Slabs of <paramref name="volume"/> as stored (label maps: uint8; heatmaps: float32).</summary>
-    public static IEnumerable<Proto.VoxelSlab> Raw(Volume volume, int heatmap, int chunkBytes)
-        => Cut(volume, heatmap, chunkBytes, volume.Type.Size(), (k, from, count, destination) => volume.SliceData(k).Slice(from * volume.Type.Size(), count * volume.Type.Size()).CopyTo(destination));
+    /// <summary>Slabs of k-slices <paramref name="slices"/> of <paramref name="volume"/> as stored (label maps: uint8; heatmaps: float32).</summary>
+    public static IEnumerable<Proto.VoxelSlab> Raw(Volume volume, int heatmap, int chunkBytes, Range slices)
+        => Cut(volume, heatmap, chunkBytes, slices, volume.Type.Size(), (k, from, count, destination) => volume.SliceData(k).Slice(from * volume.Type.Size(), count * volume.Type.Size()).CopyTo(destination));
 
-    /// <summary>Slabs of a float32 heatmap quantised to uint8: q = round((v − offset) / scale).</summary>
-    public static IEnumerable<Proto.VoxelSlab> Quantised(Volume heatmap, int index, int chunkBytes, double scale, double offset)
-        => Cut(heatmap, index, chunkBytes, 1, (k, from, count, destination) =>
+    /// <summary>Slabs of k-slices <paramref name="slices"/> of a float32 heatmap quantised to uint8: q = round((v − offset) / scale).</summary>
+    public static IEnumerable<Proto.VoxelSlab> Quantised(Volume heatmap, int index, int chunkBytes, Range slices, double scale, double offset)
+        => Cut(heatmap, index, chunkBytes, slices, 1, (k, from, count, destination) =>
         {
             var values = heatmap.Slice<float>(k).Slice(from, count);
             for (var v = 0; v < count; v++)
@@ -27,7 +27,7 @@ internal static class SlabStreaming
         });
 
     /// <summary>Minimum and maximum of a float32 volume (0, 0 when empty).</summary>
-    public static (double Min, double Max) Range(Volume heatmap)
+    public static (double Min, double Max) ValueRange(Volume heatmap)
     {
         var min = double.PositiveInfinity;
         var max = double.NegativeInfinity;
@@ -43,19 +43,37 @@ internal static class SlabStreaming
         return double.IsFinite(min) ? (min, max) : (0, 0);
     }
 
+    /// <summary>The k-slices from the first to the last one holding a non-zero voxel (empty when all are zero).</summary>
+    public static Range NonZeroSlices(Volume heatmap)
+    {
+        int first = -1, last = -1;
+        for (var k = 0; k < heatmap.Geometry.Size.K; k++)
+        {
+            if (heatmap.Slice<float>(k).ContainsAnyExcept(0f))
+            {
+                first = first < 0 ? k : first;
+                last = k;
+            }
+        }
+
+        return first < 0 ? new Range(0, 0) : new Range(first, last + 1);
+    }
+
     private delegate void Encode(int k, int from, int count, Span<byte> destination);
 
-    private static IEnumerable<Proto.VoxelSlab> Cut(Volume volume, int heatmap, int chunkBytes, int bytesPerVoxel, Encode encode)
+    private static IEnumerable<Proto.VoxelSlab> Cut(Volume volume, int heatmap, int chunkBytes, Range range, int bytesPerVoxel, Encode encode)
     {
         var size = volume.Geometry.Size;
+        var (start, length) = range.GetOffsetAndLength(size.K);
+        var end = start + length;
         var sliceVoxels = (int)size.SliceVoxels;
         var chunkVoxels = Math.Max(1, chunkBytes / bytesPerVoxel);
         if (sliceVoxels <= chunkVoxels)
         {
             var slices = chunkVoxels / sliceVoxels;
-            for (var k = 0; k < size.K; k += slices)
+            for (var k = start; k < end; k += slices)
             {
-                var n = Math.Min(slices, size.K - k);
+                var n = Math.Min(slices, end - k);
                 var data = new byte[n * sliceVoxels * bytesPerVoxel];
                 for (var s = 0; s < n; s++)
                 {
@@ -69,7 +87,7 @@ internal static class SlabStreaming
         }
 
         // A slice larger than a chunk: several chunks per slice.
-        for (var k = 0; k < size.K; k++)
+        for (var k = start; k < end; k++)
         {
             for (var from = 0; from < sliceVoxels; from += chunkVoxels)
             {

@@ -33,6 +33,8 @@ internal sealed class ProgressStream : IProgress<PipelineProgress>
     /// <summary>Runs <paramref name="work"/> on a worker thread and writes its progress with <paramref name="write"/> until it ends.</summary>
     public async Task<T> RunAsync<T>(Func<T> work, Func<Proto.Progress, Task> write, CancellationToken cancellationToken)
     {
+        // Not Task.Run(…, token): a token cancelled before the task starts would skip the delegate, leaving the
+        // channel open and this call (and its queue slot) waiting forever. The work checks the token itself.
         var task = Task.Run(() =>
         {
             try
@@ -43,7 +45,7 @@ internal sealed class ProgressStream : IProgress<PipelineProgress>
             {
                 _channel.Writer.TryComplete();
             }
-        }, cancellationToken);
+        }, CancellationToken.None);
         await foreach (var p in _channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             if (!cancellationToken.IsCancellationRequested)

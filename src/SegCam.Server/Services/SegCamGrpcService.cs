@@ -157,7 +157,7 @@ internal sealed class SegCamGrpcService(
             }
         }
 
-        foreach (var slab in SlabStreaming.Raw(labels, 0, chunk))
+        foreach (var slab in SlabStreaming.Raw(labels, 0, chunk, Range.All))
         {
             await responseStream.WriteAsync(new Proto.SegmentResponse { Labels = slab }, token).ConfigureAwait(false);
             metrics.Streamed(slab.Data.Length);
@@ -232,7 +232,9 @@ internal sealed class SegCamGrpcService(
 
     private async Task SendHeatmap(IServerStreamWriter<Proto.ComputeCamResponse> stream, int index, CamMethod method, string layer, Volume heatmap, Proto.OutputType output, int chunk, Volume? truth, CancellationToken token)
     {
-        var (min, max) = SlabStreaming.Range(heatmap);
+        var (min, max) = SlabStreaming.ValueRange(heatmap);
+        var slices = SlabStreaming.NonZeroSlices(heatmap);
+        var (first, count) = slices.GetOffsetAndLength(heatmap.Geometry.Size.K);
         var quantise = output == Proto.OutputType.Uint8;
         var scale = quantise ? (max > min ? (max - min) / 255 : 0) : 1;
         var offset = quantise ? min : 0;
@@ -249,9 +251,11 @@ internal sealed class SegCamGrpcService(
                 Offset = offset,
                 Min = min,
                 Max = max,
+                FirstSlice = first,
+                SliceCount = count,
             },
         }, token).ConfigureAwait(false);
-        var slabs = quantise ? SlabStreaming.Quantised(heatmap, index, chunk, scale, offset) : SlabStreaming.Raw(heatmap, index, chunk);
+        var slabs = quantise ? SlabStreaming.Quantised(heatmap, index, chunk, slices, scale, offset) : SlabStreaming.Raw(heatmap, index, chunk, slices);
         foreach (var slab in slabs)
         {
             await stream.WriteAsync(new Proto.ComputeCamResponse { Slab = slab }, token).ConfigureAwait(false);
