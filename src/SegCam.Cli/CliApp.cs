@@ -31,6 +31,7 @@ public static class CliApp
         root.Subcommands.Add(BenchVolumeCommand.Create(stdout, stderr));
         root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
         root.Subcommands.Add(InfoCommand.Create(stdout));
+        root.Subcommands.Add(BenchServerCommand.Create(stdout, stderr));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

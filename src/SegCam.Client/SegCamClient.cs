@@ -27,7 +27,8 @@ public sealed class SegCamClient : IDisposable
         {
             MaxReceiveMessageSize = _options.MaxMessageBytes,
             MaxSendMessageSize = _options.MaxMessageBytes,
-            HttpHandler = _options.HttpHandler,
+            // Large HTTP/2 windows: heatmap downloads are not throttled to one chunk per round trip.
+            HttpHandler = _options.HttpHandler ?? new SocketsHttpHandler { InitialHttp2StreamWindowSize = 16 << 20, EnableMultipleHttp2Connections = true },
             DisposeHttpClient = true,
         });
         if (_options.ApiKey is { Length: > 0 } key)
@@ -87,15 +88,14 @@ public sealed class SegCamClient : IDisposable
     public async Task<bool> DeleteAsync(string volumeId, CancellationToken cancellationToken = default)
         => (await Call(() => Raw.DeleteVolumeAsync(new Proto.DeleteVolumeRequest { VolumeId = volumeId }, Options(cancellationToken)).ResponseAsync).ConfigureAwait(false)).Existed;
 
-    /// <summary>The model's label map of the request's volume, whose geometry is <paramref name="geometry"/>.</summary>
-    public Task<(Volume Labels, Proto.SegmentSummary Summary)> SegmentAsync(Proto.SegmentRequest request, Volumes.Geometry.VolumeGeometry geometry, IProgress<Proto.Progress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>The model's label map of the request's volume, on its grid.</summary>
+    public Task<(Volume Labels, Proto.SegmentSummary Summary)> SegmentAsync(Proto.SegmentRequest request, IProgress<Proto.Progress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(geometry);
         return Call(async () =>
         {
             using var call = Raw.Segment(request, Options(cancellationToken));
-            var labels = new SlabAssembler(new Volume(geometry, VoxelType.UInt8), Proto.VoxelType.Uint8);
+            SlabAssembler? labels = null;
             Proto.SegmentSummary? summary = null;
             await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -104,8 +104,11 @@ public sealed class SegCamClient : IDisposable
                     case Proto.SegmentResponse.EventOneofCase.Progress:
                         progress?.Report(message.Progress);
                         break;
+                    case Proto.SegmentResponse.EventOneofCase.Header:
+                        labels = new SlabAssembler(new Volume(GeometryMapping.ToGeometry(message.Header.Geometry, "header.geometry"), VoxelType.UInt8), Proto.VoxelType.Uint8);
+                        break;
                     case Proto.SegmentResponse.EventOneofCase.Labels:
-                        labels.Add(message.Labels);
+                        (labels ?? throw new Common.Errors.InvalidRequestException("the server sent label slabs before the header")).Add(message.Labels);
                         break;
                     case Proto.SegmentResponse.EventOneofCase.Summary:
                         summary = message.Summary;
@@ -113,7 +116,7 @@ public sealed class SegCamClient : IDisposable
                 }
             }
 
-            return labels.Complete && summary is not null
+            return labels is { Complete: true } && summary is not null
                 ? (labels.Target, summary)
                 : throw new Common.Errors.InvalidRequestException("the server ended the label stream before every voxel and the summary arrived");
         });
@@ -145,7 +148,7 @@ public sealed class SegCamClient : IDisposable
                     case Proto.ComputeCamResponse.EventOneofCase.Heatmap:
                         var h = message.Heatmap;
                         announced.Add(h);
-                        assemblers.Add(new SlabAssembler(new Volume(GeometryMapping.ToGeometry(h.Geometry, "heatmap.geometry"), VoxelType.Float32), h.VoxelType, h.Scale, h.Offset, h.FirstSlice, h.SliceCount));
+                        assemblers.Add(new SlabAssembler(new Volume(GeometryMapping.ToGeometry(h.Geometry, "heatmap.geometry"), VoxelType.Float32), h.VoxelType, h.Scale, h.Offset, h.FirstSlice, h.HasSliceCount ? h.SliceCount : null));
                         break;
                     case Proto.ComputeCamResponse.EventOneofCase.Slab:
                         var slab = message.Slab;

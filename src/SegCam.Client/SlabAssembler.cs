@@ -21,7 +21,7 @@ internal sealed class SlabAssembler
     {
         Target = target;
         var size = target.Geometry.Size;
-        var count = sliceCount ?? size.K;
+        var count = sliceCount ?? size.K - firstSlice;
         if (firstSlice < 0 || count < 0 || count > size.K - firstSlice)
         {
             throw new InvalidRequestException($"the server announced slices {firstSlice}..{firstSlice + count} of a volume with {size.K} slices");

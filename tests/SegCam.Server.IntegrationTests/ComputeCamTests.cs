@@ -80,7 +80,7 @@ public sealed class ComputeCamTests
         using var client = server.Client();
         var (image, _) = TestVolumes.Phantom(seed: 7, slices: 12);
         var id = (await client.UploadAsync(image, cancellationToken: ct)).VolumeId;
-        var (labels, summary) = await client.SegmentAsync(new Proto.SegmentRequest { Volume = new Proto.VolumeSource { VolumeId = id }, Model = "demo-unet2d" }, image.Geometry, cancellationToken: ct);
+        var (labels, summary) = await client.SegmentAsync(new Proto.SegmentRequest { Volume = new Proto.VolumeSource { VolumeId = id }, Model = "demo-unet2d" }, cancellationToken: ct);
 
         var (model, card) = TestVolumes.Model("demo-unet2d");
         using var engine = TestVolumes.Engine();

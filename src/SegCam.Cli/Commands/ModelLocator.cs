@@ -17,19 +17,20 @@ internal static class ModelLocator
             yield return custom;
         }
 
-        yield return Path.Combine(AppContext.BaseDirectory, "models");
+        yield return System.IO.Path.Combine(AppContext.BaseDirectory, "models");
     }
+
+    /// <summary>The model file of <paramref name="value"/> (a path, or an id in the model directories).</summary>
+    public static string Path(string value)
+        => File.Exists(value)
+            ? value
+            : Directories().Select(d => System.IO.Path.Combine(d, value + ".onnx")).FirstOrDefault(File.Exists)
+              ?? throw new InputFileNotFoundException($"model '{value}' is neither a file nor a model id in {string.Join(" or ", Directories())}; known ids: {string.Join(", ", KnownIds())}");
 
     /// <summary>The model and its card (the card is required).</summary>
     public static (SegmentationModel Model, ModelCard Card) Load(string value)
     {
-        var path = value;
-        if (!File.Exists(path))
-        {
-            path = Directories().Select(d => Path.Combine(d, value + ".onnx")).FirstOrDefault(File.Exists)
-                   ?? throw new InputFileNotFoundException($"model '{value}' is neither a file nor a model id in {string.Join(" or ", Directories())}; known ids: {string.Join(", ", KnownIds())}");
-        }
-
+        var path = Path(value);
         var card = ModelCard.FindFor(path) ?? throw new InputFileNotFoundException($"model '{path}' has no model card '{ModelCard.SidecarPath(path)}'; volumes need one (dimensionality, preprocessing, classes)");
         var model = SegmentationModel.Load(path);
         ModelCardValidator.Validate(card, model);
@@ -37,5 +38,5 @@ internal static class ModelLocator
     }
 
     private static IEnumerable<string> KnownIds()
-        => Directories().Where(Directory.Exists).SelectMany(d => Directory.GetFiles(d, "*.onnx")).Select(Path.GetFileNameWithoutExtension).OfType<string>().DefaultIfEmpty("(none)");
+        => Directories().Where(Directory.Exists).SelectMany(d => Directory.GetFiles(d, "*.onnx")).Select(System.IO.Path.GetFileNameWithoutExtension).OfType<string>().DefaultIfEmpty("(none)");
 }

@@ -26,7 +26,7 @@ internal static class SegmentCommand
                 var volume = VolumeFile.Read(parse.GetValue(input)!.FullName, cancellationToken: cancellationToken);
                 var upload = await client.UploadAsync(volume, parse.GetValue(input)!.Name, cancellationToken).ConfigureAwait(false);
                 var request = new Protocol.V1.SegmentRequest { Volume = new Protocol.V1.VolumeSource { VolumeId = upload.VolumeId }, Model = parse.GetValue(model)!, BatchSize = parse.GetValue(batch) };
-                var (remote, summary) = await client.SegmentAsync(request, volume.Geometry, new RemoteProgress(stderr), cancellationToken).ConfigureAwait(false);
+                var (remote, summary) = await client.SegmentAsync(request, new RemoteProgress(stderr), cancellationToken).ConfigureAwait(false);
                 VolumeFile.Write(remote, parse.GetValue(output)!.FullName, cancellationToken);
                 await stdout.WriteLineAsync($"wrote {parse.GetValue(output)!.FullName}: {remote.Geometry.Size} labels; voxels per class {string.Join(", ", summary.ClassVoxels)}; server compute {summary.Timings.ComputeSeconds:F2} s").ConfigureAwait(false);
                 return 0;

@@ -79,15 +79,9 @@ internal static class ServeCommand
                 await stderr.WriteLineAsync("segcam: warning: listening beyond loopback without an API key; anyone who can reach this port can upload volumes").ConfigureAwait(false);
             }
 
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-
+            // The host handles SIGINT/SIGTERM itself (it stops and this completes); the token covers in-process callers.
+            await server.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            await stdout.WriteLineAsync("segcam: stopped").ConfigureAwait(false);
             return 0;
         });
         return command;

@@ -58,6 +58,9 @@ public sealed class SegCamServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null; // gRPC streams; each message is capped by MaxReceiveMessageSize
+            // Flow-control windows of several chunks, so uploads are not throttled to one chunk per round trip.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 32 << 20;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 16 << 20;
             kestrel.Listen(endpoint, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;

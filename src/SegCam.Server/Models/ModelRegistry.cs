@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using SegCam.Cam;
 using SegCam.Cam.Layers;
 using SegCam.Cam.Models;
+using SegCam.Cam.Execution;
 using SegCam.Common.Errors;
+using SegCam.Pipelines;
 
 namespace SegCam.Server.Models;
 
@@ -73,6 +75,7 @@ internal sealed class ModelEntry
 {
     private readonly Lazy<SegmentationModel> _model;
     private readonly ConcurrentDictionary<string, IReadOnlyList<LayerInfo>> _layers = new(StringComparer.Ordinal);
+    private IVolumePipeline? _pipeline;
 
     public ModelEntry(ModelCard card, string path)
     {
@@ -104,6 +107,10 @@ internal sealed class ModelEntry
         side = (side + Card.SizeMultiple - 1) / Card.SizeMultiple * Card.SizeMultiple;
         return [1, Card.Channels, .. Enumerable.Repeat((long)side, Card.Dimensionality)];
     }
+
+    /// <summary>The model's volume pipeline on <paramref name="engine"/> (stateless, so shared by every call; built once).</summary>
+    public IVolumePipeline Pipeline(CamEngine engine)
+        => _pipeline ??= VolumePipelines.For(engine, Model, Card);
 
     /// <summary>Candidate target layers at <see cref="ProbeShape"/>.</summary>
     public IReadOnlyList<LayerInfo> Layers()

@@ -144,7 +144,7 @@ internal sealed class SegCamGrpcService(
 
         using var slot = await EnterQueue(Write, token).ConfigureAwait(false);
         var queued = clock.Elapsed;
-        var pipeline = VolumePipelines.For(engine.Engine, entry.Model, entry.Card);
+        var pipeline = entry.Pipeline(engine.Engine);
         var labels = await progress.RunAsync(() => pipeline.Segment(image, batch, progress, token), Write, token).ConfigureAwait(false);
         var computed = clock.Elapsed - queued;
 
@@ -157,6 +157,9 @@ internal sealed class SegCamGrpcService(
             }
         }
 
+        var header = new Proto.SegmentHeader { Geometry = GeometryMapping.ToProto(labels.Geometry) };
+        header.Classes.Add(entry.Card.Classes);
+        await responseStream.WriteAsync(new Proto.SegmentResponse { Header = header }, token).ConfigureAwait(false);
         foreach (var slab in SlabStreaming.Raw(labels, 0, chunk, Range.All))
         {
             await responseStream.WriteAsync(new Proto.SegmentResponse { Labels = slab }, token).ConfigureAwait(false);
@@ -195,7 +198,7 @@ internal sealed class SegCamGrpcService(
 
         using var slot = await EnterQueue(Write, token).ConfigureAwait(false);
         var queued = clock.Elapsed;
-        var pipeline = VolumePipelines.For(engine.Engine, entry.Model, entry.Card);
+        var pipeline = entry.Pipeline(engine.Engine);
         var results = new List<VolumeCamResult>();
         foreach (var r in requests)
         {

@@ -15,10 +15,10 @@ namespace SegCam.Server.Storage;
 internal sealed class VolumeAssembler : IDisposable
 {
     private readonly IncrementalHash _content = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly IncrementalHash _identity = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly Volumes.Geometry.VolumeGeometry _geometry;
     private readonly VoxelType _type;
     private readonly long _maxVoxels;
+    private readonly byte[] _header;
     private Volume? _volume;
     private long _received;
 
@@ -45,8 +45,7 @@ internal sealed class VolumeAssembler : IDisposable
 
         ExpectedBytes = checked(voxels * type.Size());
         (_geometry, _type, _maxVoxels) = (geometry, type, maxVoxels);
-        _identity.AppendData(GeometryMapping.ToProto(geometry).ToByteArray());
-        _identity.AppendData(BitConverter.GetBytes((int)header.VoxelType));
+        _header = [.. GeometryMapping.ToProto(geometry).ToByteArray(), .. BitConverter.GetBytes((int)header.VoxelType)];
     }
 
     // Allocated with the first voxels, so a caller can reserve room for ExpectedBytes first.
@@ -71,7 +70,6 @@ internal sealed class VolumeAssembler : IDisposable
         }
 
         _content.AppendData(data);
-        _identity.AppendData(data);
         var volume = Buffer;
         var sliceBytes = volume.SliceBytes;
         while (!data.IsEmpty)
@@ -93,14 +91,15 @@ internal sealed class VolumeAssembler : IDisposable
             throw new InvalidRequestException($"{what} is incomplete: {_received} of {ExpectedBytes} voxel bytes arrived ({_geometry.Size} × {_type})");
         }
 
-        var sha = Convert.ToHexStringLower(_content.GetHashAndReset());
-        var id = "vol-" + Convert.ToHexStringLower(_identity.GetHashAndReset())[..32];
+        var content = _content.GetHashAndReset();
+        var sha = Convert.ToHexStringLower(content);
+        var id = "vol-" + Convert.ToHexStringLower(SHA256.HashData([.. _header, .. content]))[..32]; // geometry, type and voxels
+        
         return (Buffer, sha, id);
     }
 
     public void Dispose()
     {
         _content.Dispose();
-        _identity.Dispose();
     }
 }
