@@ -91,6 +91,8 @@ def test_extension_urls_point_into_this_repository():
     assert icon.is_file(), f"the icon URL names {icon.relative_to(REPO)}, which is not in the repo"
     for url in values["EXTENSION_SCREENSHOTURLS"].split():
         assert url.startswith(prefix) and url.endswith(".png")
+        shot = REPO / url[len(prefix):]
+        assert shot.is_file(), f"the screenshot URL names {shot.relative_to(REPO)}, which is not in the repo"
 
 
 def test_icon_is_a_128_pixel_png():
@@ -152,7 +154,7 @@ def test_s4ext_has_the_required_keys_and_agrees_with_cmake_and_the_catalog():
     assert values["contributors"] == cmake["EXTENSION_CONTRIBUTORS"]
     assert values["description"] == cmake["EXTENSION_DESCRIPTION"]
     assert values["iconurl"] == cmake["EXTENSION_ICONURL"]
-    assert values["screenshoturls"] == cmake["EXTENSION_SCREENSHOTURLS"]
+    assert values.get("screenshoturls", "") == cmake["EXTENSION_SCREENSHOTURLS"]
     assert values["depends"] == cmake["EXTENSION_DEPENDS"]
     catalog = json.loads(CATALOG.read_text(encoding="utf-8"))
     assert values["scmurl"] == catalog["scm_url"]

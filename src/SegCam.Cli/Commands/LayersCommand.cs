@@ -13,9 +13,27 @@ internal static class LayersCommand
         var model = CommonOptions.Model();
         var shape = CommonOptions.InputShape();
         var json = new Option<bool>("--json") { Description = "Write JSON instead of a table" };
-        var command = new Command("layers", "List candidate target layers: ONNX tensor name, shape and role") { model, shape, json };
+        var server = CommonOptions.Server();
+        var apiKeyFile = CommonOptions.ApiKeyFile();
+        var command = new Command("layers", "List candidate target layers: ONNX tensor name, shape and role") { model, shape, json, server, apiKeyFile };
         command.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(server) is { } url)
+            {
+                using var client = CommonOptions.Connect(url, parse.GetValue(apiKeyFile));
+                var id = parse.GetValue(model)!.Name;
+                var models = await client.ListModelsAsync(ct).ConfigureAwait(false);
+                var info = models.FirstOrDefault(x => x.Id == id)
+                           ?? throw new Common.Errors.TargetNotFoundException($"model '{id}' is not on the server; it has: {string.Join(", ", models.Select(x => x.Id))}");
+                await stdout.WriteLineAsync($"# {info.Id} on {url}: {info.Dimensionality}-D, classes {string.Join(", ", info.Classes)}; shapes probed for one item").ConfigureAwait(false);
+                foreach (var l in info.Layers)
+                {
+                    await stdout.WriteLineAsync($"{l.Name}  {l.OpType,-22}  [{string.Join(", ", l.Shape)}]  {l.Role}{(l.Name == info.DefaultLayer ? "  (default)" : string.Empty)}").ConfigureAwait(false);
+                }
+
+                return 0;
+            }
+
             var m = SegmentationModel.Load(parse.GetValue(model)!.FullName);
             var inputShape = parse.GetValue(shape) is { } s ? CommonOptions.ParseInts(s, "--input-shape") : m.DefaultInputShape();
             var layers = LayerCatalog.List(m, inputShape);

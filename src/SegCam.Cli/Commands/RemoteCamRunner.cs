@@ -117,13 +117,36 @@ internal static class RemoteCamRunner
     }
 }
 
-/// <summary>The server's progress events as lines on stderr.</summary>
+/// <summary>
+/// The server's progress events on stderr: a progress bar redrawn in place on a terminal, one line per event when
+/// stderr is a file or pipe (logs and tests).
+/// </summary>
 internal sealed class RemoteProgress(TextWriter writer) : IProgress<Proto.Progress>
 {
+    private readonly bool _bar = ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected;
+
     public void Report(Proto.Progress value)
     {
         ArgumentNullException.ThrowIfNull(value);
         var eta = value.HasRemainingSeconds ? $", about {value.RemainingSeconds:F0} s left" : string.Empty;
-        writer.WriteLine(value.Stage == "queued" ? $"segcam: queued at position {value.Total}" : $"segcam: {value.Stage} {value.Done}/{value.Total}{eta}");
+        if (value.Stage == "queued")
+        {
+            writer.WriteLine($"segcam: queued at position {value.Total}");
+            return;
+        }
+
+        if (!_bar)
+        {
+            writer.WriteLine($"segcam: {value.Stage} {value.Done}/{value.Total}{eta}");
+            return;
+        }
+
+        const int width = 30;
+        var filled = value.Total > 0 ? (int)Math.Round(width * (double)value.Done / value.Total) : 0;
+        writer.Write($"\rsegcam: {value.Stage,-8} [{new string('#', filled)}{new string('.', width - filled)}] {value.Done}/{value.Total}{eta}   ");
+        if (value.Done >= value.Total)
+        {
+            writer.WriteLine();
+        }
     }
 }

@@ -67,6 +67,14 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
             Finish(method, ex.StatusCode, clock);
             throw new RpcException(ex.Status, Trailers(id, ex.Trailers.GetValue(ErrorKindKey) ?? ex.StatusCode.ToString()));
         }
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // Cancelled by the client or its deadline: whatever the computation or a late write threw, the call is over.
+            Log.CallCancelled(logger, method);
+            var status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+            Finish(method, status, clock);
+            throw new RpcException(new Status(status, status == StatusCode.DeadlineExceeded ? "the call's deadline passed; the computation was stopped" : "the call was cancelled; the computation was stopped"), Trailers(id, status.ToString()));
+        }
         catch (SegCamException ex)
         {
             var status = StatusOf(ex.Kind);
@@ -74,14 +82,7 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
             Finish(method, status, clock);
             throw new RpcException(new Status(status, ex.Message), Trailers(id, ex.Kind.ToString()));
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
-        {
-            Log.CallCancelled(logger, method);
-            var status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
-            Finish(method, status, clock);
-            throw new RpcException(new Status(status, status == StatusCode.DeadlineExceeded ? "the call's deadline passed; the computation was stopped" : "the call was cancelled; the computation was stopped"), Trailers(id, status.ToString()));
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
             Log.CallFailed(logger, method, ex);
             Finish(method, StatusCode.Internal, clock);

@@ -34,8 +34,8 @@ public static class TestVolumes
     }
 
     /// <summary>The demo phantom (kidneys and a tumour) and its labels.</summary>
-    public static (Volume Ct, Volume Labels) Phantom(int seed, int slices = 48)
-        => AbdominalPhantom.Generate(new PhantomOptions { Size = new GridSize(128, 128, slices) }, seed);
+    public static (Volume Ct, Volume Labels) Phantom(int seed, int slices = 48, int side = 128)
+        => AbdominalPhantom.Generate(new PhantomOptions { Size = new GridSize(side, side, slices), Spacing = new Vector3(320.0 / side, 320.0 / side, 3) }, seed);
 
     /// <summary>The model and card of a demo model id.</summary>
     public static (SegmentationModel Model, ModelCard Card) Model(string id)
