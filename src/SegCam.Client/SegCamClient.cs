@@ -137,6 +137,7 @@ public sealed class SegCamClient : IDisposable
             var assemblers = new List<SlabAssembler>();
             var announced = new List<Proto.HeatmapHeader>();
             var metrics = new Dictionary<int, Proto.HeatmapMetrics>();
+            var complete = new Dictionary<int, Proto.HeatmapComplete>();
             Proto.ComputeCamSummary? summary = null;
             await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -160,6 +161,9 @@ public sealed class SegCamClient : IDisposable
                         assemblers[slab.Heatmap].Add(slab);
                         onSlab?.Invoke(slab.Heatmap, slab.SlicesComplete);
                         break;
+                    case Proto.ComputeCamResponse.EventOneofCase.Complete:
+                        complete[message.Complete.Heatmap] = message.Complete;
+                        break;
                     case Proto.ComputeCamResponse.EventOneofCase.Metrics:
                         metrics[message.Metrics.Heatmap] = message.Metrics;
                         break;
@@ -169,12 +173,12 @@ public sealed class SegCamClient : IDisposable
                 }
             }
 
-            if (summary is null || assemblers.Any(a => !a.Complete))
+            if (summary is null || assemblers.Any(a => !a.Complete) || complete.Count != assemblers.Count)
             {
-                throw new Common.Errors.InvalidRequestException("the server ended the heatmap stream before every voxel and the summary arrived");
+                throw new Common.Errors.InvalidRequestException("the server ended the heatmap stream before every voxel, every heatmap's range and the summary arrived");
             }
 
-            var heatmaps = announced.Select((h, i) => new RemoteHeatmap(h.Method, h.Layer, assemblers[i].Target, h.Min, h.Max)).ToArray();
+            var heatmaps = announced.Select((h, i) => new RemoteHeatmap(h.Method, h.Layer, assemblers[i].Target, complete[i].Min, complete[i].Max)).ToArray();
             return new RemoteCamResult(heatmaps, metrics, summary, requestId);
         });
     }

@@ -287,6 +287,11 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             }
 
             ProgressReports.Report(progress, "explain", start + indices.Length, todo.Length, clock);
+            if (request.StreamsSlices(2, plane.Axis))
+            {
+                var next = start + batch < todo.Length ? todo[start + batch] : size.K;
+                request.FinalSlices?.Report(new FinalSlices(next, layer, heatmaps));
+            }
 
             // Each batch leaves a few large arrays (engine outputs) on the large-object heap, which only a full
             // collection frees; collecting here keeps the peak at O(batch) instead of growing with the slice count.

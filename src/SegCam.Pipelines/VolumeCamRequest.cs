@@ -47,6 +47,13 @@ public sealed record VolumeCamRequest
     /// <summary>2-D models: explain only these slices along the slice axis (null = every slice). 3-D models refuse it.</summary>
     public SliceRange? Slices { get; init; }
 
+    /// <summary>
+    /// Told, while a 2-D model explains a volume cut along k without normalisation, which heatmap k-slices are final,
+    /// so a caller can stream them before the whole volume is done (<see cref="StreamsSlices"/>). Other runs never
+    /// report here.
+    /// </summary>
+    public IProgress<FinalSlices>? FinalSlices { get; init; }
+
     /// <summary>Slices per engine run (the last batch is padded, so one compiled session serves all).</summary>
     public int BatchSize { get; init; } = 8;
 
@@ -74,6 +81,9 @@ public sealed record VolumeCamRequest
         XResPool = XResPool,
         Precision = Precision,
     };
+
+    /// <summary>Whether <see cref="FinalSlices"/> reports as slices finish (2-D models cutting along k, no normalisation).</summary>
+    public bool StreamsSlices(int dimensionality, int sliceIndexAxis) => dimensionality == 2 && sliceIndexAxis == 2 && Normalization == CamNormalization.None;
 
     internal void Validate(int classes)
     {

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using SegCam.Cam.Methods;
 using SegCam.Client;
 using SegCam.Pipelines;
@@ -53,6 +54,49 @@ public sealed class ComputeCamTests
         Assert.True(slabs >= 2);
         Assert.False(string.IsNullOrEmpty(result.RequestId));
         Assert.Empty(server.Log.Errors);
+    }
+
+    [Fact]
+    public async Task Without_normalisation_slices_stream_while_the_volume_computes_and_the_range_comes_last()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.Client();
+        var (image, _) = TestVolumes.Phantom(seed: 4, slices: 16);
+        var id = (await client.UploadAsync(image, cancellationToken: ct)).VolumeId;
+        var request = Request(id, "demo-unet2d", "kidney", new Proto.PixelSet { All = new Proto.AllPixels() }, "seg-hires-grad-cam", "seg-grad-cam");
+        request.Options = new Proto.CamOptions { BatchSize = 2 };
+        using var call = client.Raw.ComputeCam(request, cancellationToken: ct);
+        var events = new List<Proto.ComputeCamResponse>();
+        await foreach (var m in call.ResponseStream.ReadAllAsync(ct))
+        {
+            events.Add(m);
+        }
+
+        int First(Func<Proto.ComputeCamResponse, bool> p) => events.FindIndex(m => p(m));
+        var lastExplain = events.FindLastIndex(m => m.Progress is { Stage: "explain" });
+        var headers = events.Where(m => m.Heatmap is not null).Select(m => m.Heatmap).ToList();
+        Assert.All(headers, h => Assert.True(h.Streaming));
+        Assert.True(First(m => m.Slab is not null) < lastExplain, "the first slab should arrive before the computation ends");
+        Assert.True(events.Count(m => m.Slab is not null && events.IndexOf(m) < lastExplain) >= 4);
+        var completes = events.Where(m => m.Complete is not null).Select(m => m.Complete).ToList();
+        Assert.Equal([0, 1], completes.Select(c => c.Heatmap));
+        Assert.True(First(m => m.Complete is not null) > events.FindLastIndex(m => m.Slab is not null && m.Slab.Heatmap == 0));
+
+        // The same request through the typed client reassembles the in-process result, range included.
+        var result = await client.ComputeCamAsync(request, cancellationToken: ct);
+        var (model, card) = TestVolumes.Model("demo-unet2d");
+        using var engine = TestVolumes.Engine();
+        var expected = VolumePipelines.For(engine, model, card).Run(image, new VolumeCamRequest
+        {
+            Class = 1,
+            PixelSet = VolumePixelSet.All(),
+            Methods = [CamMethod.SegHiResGradCam, CamMethod.SegGradCam],
+            BatchSize = 2,
+        }, cancellationToken: ct);
+        Assert.True(TestVolumes.Same(expected.Heatmaps[CamMethod.SegGradCam], result.Heatmaps[1].Volume));
+        Assert.Equal(completes[1].Max, result.Heatmaps[1].Max);
+        Assert.True(result.Heatmaps[1].Max > 0);
     }
 
     [Fact]

@@ -236,6 +236,10 @@ def test_compute_cam_streams_two_methods(client, volume_id):
         assert covered == list(range(header.first_slice, header.first_slice + header.slice_count))
         assert header.slice_count > 0 and mine[-1].slices_complete == 6  # the box gives a non-zero map
     assert type(events[-1]).__name__ == "Summary"
+    completed = [e for e in events if type(e).__name__ == "HeatmapCompleted"]
+    assert sorted(e.heatmap for e in completed) == sorted(h.index for h in headers)
+    for e in completed:  # after the heatmap's last slab, with the range of the whole heatmap
+        assert events.index(e) > max(events.index(s) for s in slabs if s.heatmap == e.heatmap)
 
 
 def test_mask_label_and_box_pixel_sets_agree(client, volume_id):

@@ -5,18 +5,16 @@ using Proto = SegCam.Protocol.V1;
 namespace SegCam.Server.Services;
 
 /// <summary>
-/// Carries progress from a computation running on a worker thread to the call's response stream: the worker reports
-/// without blocking (old reports are dropped when the client reads slowly), the call writes them in order.
+/// Carries what a computation on a worker thread reports — progress, and heatmap slices that became final — to the
+/// call's handler, which alone writes the response stream, in order. The worker never blocks on a slow client.
 /// </summary>
-internal sealed class ProgressStream : IProgress<PipelineProgress>
+internal sealed class ProgressStream : IProgress<PipelineProgress>, IProgress<FinalSlices>
 {
-    private readonly Channel<Proto.Progress> _channel = Channel.CreateBounded<Proto.Progress>(new BoundedChannelOptions(16)
-    {
-        FullMode = BoundedChannelFullMode.DropOldest,
-        SingleReader = true,
-    });
+    private readonly Channel<object> _channel = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
 
     public void Report(PipelineProgress value) => Post(value.Stage, value.Done, value.Total, value.Elapsed, value.Remaining);
+
+    public void Report(FinalSlices value) => _channel.Writer.TryWrite(value);
 
     /// <summary>Posts a progress event.</summary>
     public void Post(string stage, int done, int total, TimeSpan elapsed, TimeSpan? remaining)
@@ -30,8 +28,11 @@ internal sealed class ProgressStream : IProgress<PipelineProgress>
         _channel.Writer.TryWrite(p);
     }
 
-    /// <summary>Runs <paramref name="work"/> on a worker thread and writes its progress with <paramref name="write"/> until it ends.</summary>
-    public async Task<T> RunAsync<T>(Func<T> work, Func<Proto.Progress, Task> write, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="work"/> on a worker thread and hands its reports to <paramref name="progress"/> and
+    /// <paramref name="final"/> (on this call's context) until it ends.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Func<T> work, Func<Proto.Progress, Task> progress, Func<FinalSlices, Task>? final, CancellationToken cancellationToken)
     {
         // Not Task.Run(…, token): a token cancelled before the task starts would skip the delegate, leaving the
         // channel open and this call (and its queue slot) waiting forever. The work checks the token itself.
@@ -46,11 +47,20 @@ internal sealed class ProgressStream : IProgress<PipelineProgress>
                 _channel.Writer.TryComplete();
             }
         }, CancellationToken.None);
-        await foreach (var p in _channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        await foreach (var item in _channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            if (!cancellationToken.IsCancellationRequested)
+            if (cancellationToken.IsCancellationRequested)
             {
-                await write(p).ConfigureAwait(false);
+                continue; // drain until the worker stops; nothing more goes to a cancelled call
+            }
+
+            if (item is Proto.Progress p)
+            {
+                await progress(p).ConfigureAwait(false);
+            }
+            else if (item is FinalSlices f && final is not null)
+            {
+                await final(f).ConfigureAwait(false);
             }
         }
 

@@ -145,7 +145,7 @@ internal sealed class SegCamGrpcService(
         using var slot = await EnterQueue(Write, token).ConfigureAwait(false);
         var queued = clock.Elapsed;
         var pipeline = entry.Pipeline(engine.Engine);
-        var labels = await progress.RunAsync(() => pipeline.Segment(image, batch, progress, token), Write, token).ConfigureAwait(false);
+        var labels = await progress.RunAsync(() => pipeline.Segment(image, batch, progress, token), Write, null, token).ConfigureAwait(false);
         var computed = clock.Elapsed - queued;
 
         var counts = new long[entry.Card.Classes.Count];
@@ -199,31 +199,43 @@ internal sealed class SegCamGrpcService(
         using var slot = await EnterQueue(Write, token).ConfigureAwait(false);
         var queued = clock.Elapsed;
         var pipeline = entry.Pipeline(engine.Engine);
-        var results = new List<VolumeCamResult>();
+        var summary = new Proto.ComputeCamSummary { ExecutionProvider = engine.Provider };
+        var index = 0;
         foreach (var r in requests)
         {
-            results.Add(await progress.RunAsync(() => pipeline.Run(image, r, progress, token), Write, token).ConfigureAwait(false));
+            // Slices stream as they finish when the pipeline can say so (2-D along k, no normalisation) and the
+            // output needs no global range (float32); otherwise the heatmaps follow the run.
+            var range = SliceRangeAlongK(r, image, entry.Card);
+            var streamer = new HeatmapStreamer(responseStream, metrics, methods, index, output, chunk, truth, token);
+            var streams = range is not null && output == Proto.OutputType.Float32;
+            var run = streams ? r with { FinalSlices = progress } : r;
+            var result = await progress.RunAsync(() => pipeline.Run(image, run, progress, token), Write, streams ? f => streamer.OnFinalAsync(f, range!.Value) : null, token).ConfigureAwait(false);
+            await streamer.FinishAsync(result).ConfigureAwait(false);
+            summary.Layers.Add(result.Layer);
+            summary.UnitsComputed += result.SlicesComputed;
+            summary.UnitsSkipped += result.SlicesSkipped;
+            summary.PixelSetVoxels = result.PixelSetVoxels;
+            index += methods.Count;
             progress = new ProgressStream();
         }
 
         var computed = clock.Elapsed - queued;
-        var index = 0;
-        var summary = new Proto.ComputeCamSummary { ExecutionProvider = engine.Provider, PixelSetVoxels = results[0].PixelSetVoxels };
-        foreach (var result in results)
-        {
-            summary.Layers.Add(result.Layer);
-            summary.UnitsComputed += result.SlicesComputed;
-            summary.UnitsSkipped += result.SlicesSkipped;
-            foreach (var method in methods)
-            {
-                await SendHeatmap(responseStream, index, method, result.Layer, result.Heatmaps[method], output, chunk, truth, token).ConfigureAwait(false);
-                index++;
-            }
-        }
-
         Log.CamComputed(logger, entry.Card.Id, requests[0].Class, string.Join(",", methods.Select(m => m.Id())), string.Join(",", summary.Layers), summary.UnitsComputed, summary.PixelSetVoxels, computed.TotalSeconds);
         summary.Timings = Timings(queued, computed, clock.Elapsed);
         await responseStream.WriteAsync(new Proto.ComputeCamResponse { Summary = summary }, token).ConfigureAwait(false);
+    }
+
+    // The k-slices a streaming run covers ([0, K) or the requested range), or null when it cannot stream.
+    private static (int First, int End)? SliceRangeAlongK(VolumeCamRequest request, Volume image, Cam.Models.ModelCard card)
+    {
+        var axis = card.Dimensionality == 2 ? Pipelines.Slicing.SliceAxes.IndexAxis(image.Geometry, request.Axis ?? Pipelines.Slicing.SliceAxes.Parse(card.SliceAxis)) : -1;
+        if (!request.StreamsSlices(card.Dimensionality, axis))
+        {
+            return null;
+        }
+
+        var k = image.Geometry.Size.K;
+        return request.Slices is { } s ? (s.First, s.Count == 0 ? k : Math.Min(k, s.First + s.Count)) : (0, k);
     }
 
     private static Proto.Timings Timings(TimeSpan queued, TimeSpan computed, TimeSpan total)
@@ -232,51 +244,4 @@ internal sealed class SegCamGrpcService(
     // Waits for a computation slot; while queued, the client hears its position (done 0 of "position").
     private Task<IDisposable> EnterQueue(Func<Proto.Progress, Task> write, CancellationToken token)
         => queue.EnterAsync(position => write(new Proto.Progress { Stage = "queued", Done = 0, Total = position }), token);
-
-    private async Task SendHeatmap(IServerStreamWriter<Proto.ComputeCamResponse> stream, int index, CamMethod method, string layer, Volume heatmap, Proto.OutputType output, int chunk, Volume? truth, CancellationToken token)
-    {
-        var (min, max) = SlabStreaming.ValueRange(heatmap);
-        var slices = SlabStreaming.NonZeroSlices(heatmap);
-        var (first, count) = slices.GetOffsetAndLength(heatmap.Geometry.Size.K);
-        var quantise = output == Proto.OutputType.Uint8;
-        var scale = quantise ? (max > min ? (max - min) / 255 : 0) : 1;
-        var offset = quantise ? min : 0;
-        await stream.WriteAsync(new Proto.ComputeCamResponse
-        {
-            Heatmap = new Proto.HeatmapHeader
-            {
-                Index = index,
-                Method = method.Id(),
-                Layer = layer,
-                Geometry = GeometryMapping.ToProto(heatmap.Geometry),
-                VoxelType = quantise ? Proto.VoxelType.Uint8 : Proto.VoxelType.Float32,
-                Scale = scale,
-                Offset = offset,
-                Min = min,
-                Max = max,
-                FirstSlice = first,
-                SliceCount = count,
-            },
-        }, token).ConfigureAwait(false);
-        var slabs = quantise ? SlabStreaming.Quantised(heatmap, index, chunk, slices, scale, offset) : SlabStreaming.Raw(heatmap, index, chunk, slices);
-        foreach (var slab in slabs)
-        {
-            await stream.WriteAsync(new Proto.ComputeCamResponse { Slab = slab }, token).ConfigureAwait(false);
-            metrics.Streamed(slab.Data.Length);
-        }
-
-        if (truth is not null)
-        {
-            await stream.WriteAsync(new Proto.ComputeCamResponse
-            {
-                Metrics = new Proto.HeatmapMetrics
-                {
-                    Heatmap = index,
-                    EnergyInside = HeatmapMetrics.EnergyFraction(heatmap, truth).Value ?? double.NaN,
-                    MeanDice = HeatmapMetrics.MeanDice(heatmap, truth).Value ?? double.NaN,
-                    Auprc = HeatmapMetrics.AveragePrecision(heatmap, truth).Value ?? double.NaN,
-                },
-            }, token).ConfigureAwait(false);
-        }
-    }
 }

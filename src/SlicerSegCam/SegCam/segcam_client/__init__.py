@@ -12,9 +12,9 @@ Arrays are numpy (K, J, I) in C order (i fastest), geometry is LPS millimetres (
 __version__ = "0.4.0"
 
 from .client import PROTOCOL, SegCamClient, check_protocol  # noqa: E402
-from .datatypes import (CamOptions, CamResult, Heatmap, HeatmapStarted, LayerInfo, MetricsReceived,  # noqa: E402
-                        ModelInfo, Progress, SegmentResult, SegmentSummary, ServerInfo, ServerLimits, SlabReceived,
-                        SliceSelection, Summary, Timings, UploadResult)
+from .datatypes import (CamOptions, CamResult, Heatmap, HeatmapCompleted, HeatmapStarted, LayerInfo,  # noqa: E402
+                        MetricsReceived, ModelInfo, Progress, SegmentResult, SegmentSummary, ServerInfo, ServerLimits,
+                        SlabReceived, SliceSelection, Summary, Timings, UploadResult)
 from .errors import InvalidInputError, SegCamError  # noqa: E402
 from .geometry import Geometry  # noqa: E402
 from .job import CamJob  # noqa: E402
@@ -22,7 +22,8 @@ from .pixelset import PixelSet  # noqa: E402
 
 __all__ = [
     "__version__", "PROTOCOL", "SegCamClient", "check_protocol", "CamJob",
-    "CamOptions", "CamResult", "Heatmap", "HeatmapStarted", "LayerInfo", "MetricsReceived", "ModelInfo", "Progress",
+    "CamOptions", "CamResult", "Heatmap", "HeatmapCompleted", "HeatmapStarted", "LayerInfo", "MetricsReceived",
+    "ModelInfo", "Progress",
     "SegmentResult", "SegmentSummary", "ServerInfo", "ServerLimits", "SlabReceived", "SliceSelection", "Summary",
     "Timings", "UploadResult", "InvalidInputError", "SegCamError", "Geometry", "PixelSet",
 ]

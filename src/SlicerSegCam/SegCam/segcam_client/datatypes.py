@@ -253,6 +253,16 @@ class HeatmapStarted:
     max: float
     first_slice: int = 0  # only k-slices [first_slice, first_slice + slice_count) will arrive; the rest is zero
     slice_count: int = 0
+    streaming: bool = False  # slabs arrive while the server computes; min/max come with HeatmapCompleted
+
+
+@dataclasses.dataclass(frozen=True)
+class HeatmapCompleted:
+    """Every slab of heatmap ``heatmap`` arrived; its final value range (result.heatmaps[...] now holds it too)."""
+
+    heatmap: int
+    min: float
+    max: float
 
 
 @dataclasses.dataclass(frozen=True)

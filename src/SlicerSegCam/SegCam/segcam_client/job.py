@@ -13,7 +13,8 @@ import threading
 import grpc
 import numpy as np
 
-from .datatypes import (CamResult, Heatmap, HeatmapStarted, MetricsReceived, Progress, SlabReceived, Summary)
+from .datatypes import (CamResult, Heatmap, HeatmapCompleted, HeatmapStarted, MetricsReceived, Progress, SlabReceived,
+                        Summary)
 from .errors import (KIND_GEOMETRY, KIND_PROTOCOL, REQUEST_ID_KEY, SegCamError, _metadata_value, from_rpc_error)
 from .geometry import Geometry
 from .wire import VOXEL_TYPE_FLOAT32, VOXEL_TYPE_UINT8, SlabAssembler
@@ -25,8 +26,9 @@ class CamJob:
     """A ComputeCam call in flight.
 
     Iterate it once (``for event in job``) to receive :class:`Progress`, :class:`HeatmapStarted`,
-    :class:`SlabReceived`, :class:`MetricsReceived` and :class:`Summary` events while ``job.result`` fills up; or
-    call :meth:`wait`. Use as a context manager to cancel on exit if the stream did not finish.
+    :class:`SlabReceived`, :class:`HeatmapCompleted`, :class:`MetricsReceived` and :class:`Summary` events while
+    ``job.result`` fills up; or call :meth:`wait`. Use as a context manager to cancel on exit if the stream did not
+    finish.
     """
 
     def __init__(self, call, expected_geometry: Geometry | None, endpoint: str | None, timeout: float | None) -> None:
@@ -160,6 +162,13 @@ class CamJob:
             return self._on_header(response.heatmap)
         if which == "slab":
             return self._on_slab(response.slab)
+        if which == "complete":
+            c = response.complete
+            heatmap = next((h for h in self.result.heatmaps if h.index == c.heatmap), None)
+            if heatmap is None:
+                raise SegCamError(KIND_PROTOCOL, f"heatmap {c.heatmap} completed but was never announced")
+            heatmap.min, heatmap.max = float(c.min), float(c.max)
+            return HeatmapCompleted(heatmap=int(c.heatmap), min=heatmap.min, max=heatmap.max)
         if which == "metrics":
             m = response.metrics
             if m.heatmap not in self._assemblers:
@@ -206,7 +215,7 @@ class CamJob:
         self.result.heatmaps.sort(key=lambda h: h.index)
         return HeatmapStarted(index=index, method=header.method, layer=header.layer, geometry=geometry,
                               min=float(header.min), max=float(header.max), first_slice=assembler.first_slice,
-                              slice_count=assembler.slice_count)
+                              slice_count=assembler.slice_count, streaming=bool(header.streaming))
 
     def _on_slab(self, slab) -> SlabReceived:
         assembler = self._assemblers.get(int(slab.heatmap))
