@@ -45,14 +45,6 @@ internal static class BenchServerCommand
             var request = new VolumeCamRequest { Class = card.ClassIndex("tumour"), PixelSet = VolumePixelSet.All(), Methods = [CamMethod.SegHiResGradCam], Slices = new SliceRange(8, 1) };
             using var engine = new CamEngine(deviceKind);
             var pipeline = VolumePipelines.For(engine, m, card);
-            pipeline.Run(image, request, cancellationToken: ct);
-            var local = Median(n, () =>
-            {
-                var clock = Stopwatch.StartNew();
-                pipeline.Run(image, request, cancellationToken: ct);
-                return clock.Elapsed.TotalMilliseconds;
-            });
-
             var id = (await client.UploadAsync(image, cancellationToken: ct).ConfigureAwait(false)).VolumeId;
             var remoteRequest = new Proto.ComputeCamRequest
             {
@@ -63,15 +55,27 @@ internal static class BenchServerCommand
                 Slices = new Proto.SliceSelection { First = 8, Count = 1 },
             };
             remoteRequest.Methods.Add("seg-hires-grad-cam");
+
+            // Warm both, then alternate in-process and remote runs, so the machine's drift hits both alike.
+            pipeline.Run(image, request, cancellationToken: ct);
             await FirstSlab(client, remoteRequest, ct).ConfigureAwait(false);
+            // In-process: until the slice's heatmap is final (FinalSlices, what the server streams from), and the whole Run.
+            var locals = new List<double>();
+            var whole = new List<double>();
             var remote = new List<double>();
             for (var r = 0; r < n; r++)
             {
+                var clock = Stopwatch.StartNew();
+                double? final = null;
+                pipeline.Run(image, request with { FinalSlices = new FirstReport(() => final ??= clock.Elapsed.TotalMilliseconds) }, cancellationToken: ct);
+                whole.Add(clock.Elapsed.TotalMilliseconds);
+                locals.Add(final ?? clock.Elapsed.TotalMilliseconds);
                 remote.Add(await FirstSlab(client, remoteRequest, ct).ConfigureAwait(false));
             }
 
+            var local = Median(locals);
             var remoteMedian = Median(remote);
-            await stdout.WriteLineAsync($"latency {size[0]}×{size[1]} single slice ({card.Id}, seg-hires-grad-cam, {engine.Sessions.ProviderName}): in-process {local:F1} ms, gRPC request → first heatmap slab {remoteMedian:F1} ms, ratio {remoteMedian / local:F3} (median of {n})").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"latency {size[0]}×{size[1]} single slice ({card.Id}, seg-hires-grad-cam, {engine.Sessions.ProviderName}): in-process slice final {local:F1} ms (whole Run {Median(whole):F1} ms), gRPC request → first heatmap slab {remoteMedian:F1} ms, ratio {remoteMedian / local:F3} (medians of {n}, alternating)").ConfigureAwait(false);
 
             // (2) Throughput: a float32 volume of 256×256 slices; the download is a heatmap whose non-zero slices span the volume.
             var slices = Math.Max(2, parse.GetValue(throughputMiB) * 4);
@@ -126,9 +130,6 @@ internal static class BenchServerCommand
         return command;
     }
 
-    private static double Median(int runs, Func<double> measure)
-        => Median(Enumerable.Range(0, runs).Select(_ => measure()).ToList());
-
     private static double Median(List<double> values)
     {
         values.Sort();
@@ -168,5 +169,10 @@ internal static class BenchServerCommand
         }
 
         return (clock?.Elapsed.TotalSeconds ?? throw new InvalidOperationException("the server sent no heatmap slab"), bytes);
+    }
+
+    private sealed class FirstReport(Action report) : IProgress<FinalSlices>
+    {
+        public void Report(FinalSlices value) => report();
     }
 }
