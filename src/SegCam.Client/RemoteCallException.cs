@@ -14,7 +14,7 @@ public sealed class RemoteCallException : SegCamException
         ArgumentNullException.ThrowIfNull(inner);
         Status = inner.StatusCode;
         RequestId = inner.Trailers.GetValue("segcam-request-id");
-        ServerKind = inner.Trailers.GetValue("segcam-error-kind");
+        ServerKind = Protocol.Mapping.ErrorDetails.KindOf(inner);
         _kind = Enum.TryParse<ErrorKind>(ServerKind, out var kind) ? kind : inner.StatusCode switch
         {
             StatusCode.InvalidArgument or StatusCode.Unauthenticated or StatusCode.PermissionDenied => ErrorKind.InvalidInput,

@@ -56,12 +56,37 @@ public sealed class ErrorTests
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(error.RequestId));
         Assert.NotNull(error.ServerKind);
+        var rich = ((RpcException)error.InnerException!).GetRpcStatus()!;
+        Assert.Equal((int)status, rich.Code);
+        var info = rich.Details.Single(d => d.Is(Google.Rpc.ErrorInfo.Descriptor)).Unpack<Google.Rpc.ErrorInfo>();
+        Assert.Equal(("segcam.v1", error.ServerKind, error.RequestId), (info.Domain, info.Reason, info.Metadata["request_id"]));
         Assert.Empty(server.Log.Errors);
         Assert.Equal(0, server.Service<Work.WorkQueue>().Running);
 
         // The server is still fine afterwards.
         var ok = new Proto.ComputeCamRequest { Volume = new Proto.VolumeSource { VolumeId = id }, Model = "demo-unet2d", TargetClass = "1", PixelSet = new Proto.PixelSet { All = new Proto.AllPixels() } };
         Assert.Single((await client.ComputeCamAsync(ok, cancellationToken: ct)).Heatmaps);
+    }
+
+    [Theory]
+    [InlineData("unpaired runs", "pixel_set.runs")]
+    [InlineData("batch too big", "options.batch_size")]
+    [InlineData("chunk too small", "chunk_bytes")]
+    [InlineData("no pixel set", "pixel_set")]
+    [InlineData("empty class", "target_class")]
+    [InlineData("unknown method", null)]
+    public async Task Invalid_arguments_name_the_field_in_a_bad_request_detail(string mutation, string? field)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.Client();
+        var id = (await client.UploadAsync(TestVolumes.Ct(32, 32, 4, seed: 2), cancellationToken: ct)).VolumeId;
+        var request = new Proto.ComputeCamRequest { Volume = new Proto.VolumeSource { VolumeId = id }, Model = "demo-unet2d", TargetClass = "tumour", PixelSet = new Proto.PixelSet { All = new Proto.AllPixels() } };
+        Mutate(request, mutation);
+        var error = await Assert.ThrowsAsync<RemoteCallException>(() => client.ComputeCamAsync(request, cancellationToken: ct));
+        var details = ((RpcException)error.InnerException!).GetRpcStatus()!.Details;
+        var violations = details.Where(d => d.Is(Google.Rpc.BadRequest.Descriptor)).SelectMany(d => d.Unpack<Google.Rpc.BadRequest>().FieldViolations).ToList();
+        Assert.Equal(field, violations.SingleOrDefault()?.Field);
     }
 
     private static void Mutate(Proto.ComputeCamRequest r, string mutation)

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 using SegCam.Common.Errors;
+using SegCam.Protocol.Mapping;
 using SegCam.Server.Hosting;
 
 namespace SegCam.Server.Interceptors;
@@ -16,10 +17,10 @@ namespace SegCam.Server.Interceptors;
 internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMetrics metrics, SegCamServerOptions options) : Interceptor
 {
     /// <summary>Metadata key of the request id.</summary>
-    public const string RequestIdKey = "segcam-request-id";
+    public const string RequestIdKey = ErrorDetails.RequestIdKey;
 
     /// <summary>Trailer key of the error kind.</summary>
-    public const string ErrorKindKey = "segcam-error-kind";
+    public const string ErrorKindKey = ErrorDetails.ErrorKindKey;
 
     /// <summary>The request id of a call (set by this interceptor).</summary>
     public static string RequestId(ServerCallContext context) => context.UserState.TryGetValue(RequestIdKey, out var id) ? (string)id : "-";
@@ -65,7 +66,7 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
             // Raised by the framework or by the auth interceptor: keep its status, add our trailers.
             Log.CallRefused(logger, method, ex.StatusCode.ToString(), ex.StatusCode.ToString(), ex.Status.Detail);
             Finish(method, ex.StatusCode, clock);
-            throw new RpcException(ex.Status, Trailers(id, ex.Trailers.GetValue(ErrorKindKey) ?? ex.StatusCode.ToString()));
+            throw Error(ex.StatusCode, ex.Status.Detail, id, ex.Trailers.GetValue(ErrorKindKey) ?? ex.StatusCode.ToString());
         }
         catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -73,21 +74,21 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
             Log.CallCancelled(logger, method);
             var status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
             Finish(method, status, clock);
-            throw new RpcException(new Status(status, status == StatusCode.DeadlineExceeded ? "the call's deadline passed; the computation was stopped" : "the call was cancelled; the computation was stopped"), Trailers(id, status.ToString()));
+            throw Error(status, status == StatusCode.DeadlineExceeded ? "the call's deadline passed; the computation was stopped" : "the call was cancelled; the computation was stopped", id, status.ToString());
         }
         catch (SegCamException ex)
         {
             var status = StatusOf(ex.Kind);
             Log.CallRefused(logger, method, status.ToString(), ex.Kind.ToString(), ex.Message);
             Finish(method, status, clock);
-            throw new RpcException(new Status(status, ex.Message), Trailers(id, ex.Kind.ToString()));
+            throw Error(status, ex.Message, id, ex.Kind.ToString());
         }
         catch (Exception ex)
         {
             Log.CallFailed(logger, method, ex);
             Finish(method, StatusCode.Internal, clock);
             var detail = options.DetailedErrors ? $"internal error (request id {id}): {ex}" : $"internal error (request id {id}); the server log has the details";
-            throw new RpcException(new Status(StatusCode.Internal, detail), Trailers(id, "Internal"));
+            throw Error(StatusCode.Internal, detail, id, "Internal");
         }
     }
 
@@ -102,7 +103,7 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
         _ => StatusCode.Internal,
     };
 
-    private static Metadata Trailers(string id, string kind) => new() { { RequestIdKey, id }, { ErrorKindKey, kind } };
+    private static RpcException Error(StatusCode code, string message, string id, string kind) => new(new Status(code, message), ErrorDetails.Trailers(code, message, kind, id));
 
     private void Finish(string method, StatusCode status, Stopwatch clock)
     {
