@@ -55,6 +55,9 @@ public abstract record VolumePixelSet
         return mask;
     }
 
+    /// <summary>True for <see cref="Predicted"/> (a segmentation pass finds it, and the result holds the label map).</summary>
+    public bool IsPredictedRegion => IsPredicted;
+
     /// <summary>True for <see cref="Predicted"/>, which the segmentation pass resolves.</summary>
     internal virtual bool IsPredicted => false;
 

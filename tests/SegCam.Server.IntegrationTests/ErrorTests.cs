@@ -175,6 +175,22 @@ public sealed class ErrorTests
     }
 
     [Fact]
+    public async Task A_request_whose_heatmaps_would_exceed_the_result_limit_is_refused_before_computing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await RunningServer.StartAsync(o => o with { MaxResultBytes = 100_000 });
+        using var client = server.Client();
+        var id = (await client.UploadAsync(TestVolumes.Ct(64, 64, 4, seed: 1), cancellationToken: ct)).VolumeId; // 16 384 voxels
+        var request = new Proto.ComputeCamRequest { Volume = new Proto.VolumeSource { VolumeId = id }, Model = "demo-unet2d", TargetClass = "1", PixelSet = new Proto.PixelSet { All = new Proto.AllPixels() } };
+        Assert.Single((await client.ComputeCamAsync(request, cancellationToken: ct)).Heatmaps); // 65 536 bytes: fits
+        request.Methods.Add(["seg-grad-cam", "seg-hires-grad-cam"]);
+        var error = await Assert.ThrowsAsync<RemoteCallException>(() => client.ComputeCamAsync(request, cancellationToken: ct));
+        Assert.Equal(StatusCode.ResourceExhausted, error.Status);
+        Assert.Contains("would produce 131072 bytes of heatmaps (2 methods × 1 layers × 16384 voxels × 4 bytes); this server allows 100000", error.Message, StringComparison.Ordinal);
+        Assert.Equal(100_000, (await client.GetServerInfoAsync(ct)).Limits.MaxResultBytes);
+    }
+
+    [Fact]
     public async Task Oversized_inline_volumes_and_a_full_store_are_resource_exhausted()
     {
         var ct = TestContext.Current.CancellationToken;

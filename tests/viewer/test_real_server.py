@@ -153,6 +153,7 @@ def test_server_info(client):
     assert {"runs", "box", "label", "predicted", "all"} <= set(info.pixel_set_kinds)
     assert info.limits.max_message_bytes > 0 and info.limits.default_chunk_bytes > 0
     assert info.limits.default_chunk_bytes <= info.limits.max_message_bytes
+    assert info.limits.max_result_bytes >= info.limits.max_message_bytes
     assert info.auth_required is False and info.execution_provider in ("CPU", "CUDA")
 
 

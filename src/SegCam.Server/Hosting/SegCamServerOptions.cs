@@ -50,6 +50,9 @@ public sealed record SegCamServerOptions
     /// <summary>Largest inline volume (voxel bytes carried in a request).</summary>
     public int MaxInlineBytes { get; init; } = 2 << 20;
 
+    /// <summary>Largest result one request may produce (heatmap volumes, label maps), checked before computing.</summary>
+    public long MaxResultBytes { get; init; } = 4L << 30;
+
     /// <summary>Exception details in INTERNAL statuses (development only).</summary>
     public bool DetailedErrors { get; init; }
 
@@ -71,6 +74,7 @@ public sealed record SegCamServerOptions
         Positive(MaxQueued + 1, nameof(MaxQueued));
         Positive(MaxStoredBytes, nameof(MaxStoredBytes));
         Positive(MaxVoxels, nameof(MaxVoxels));
+        Positive(MaxResultBytes, nameof(MaxResultBytes));
         Positive((long)VolumeIdle.TotalSeconds, nameof(VolumeIdle));
         if (MaxMessageBytes < 64 << 10 || ChunkBytes < 1024 || ChunkBytes > MaxMessageBytes - (16 << 10))
         {

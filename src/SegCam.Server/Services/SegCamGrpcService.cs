@@ -54,6 +54,7 @@ internal sealed class SegCamGrpcService(
                 MaxConcurrent = options.MaxConcurrent,
                 MaxQueued = options.MaxQueued,
                 MaxInlineBytes = options.MaxInlineBytes,
+                MaxResultBytes = options.MaxResultBytes,
             },
         };
         info.Methods.Add(CamMethodNames.All);
@@ -138,6 +139,11 @@ internal sealed class SegCamGrpcService(
         var entry = models.Get(request.Model);
         var image = sources.Resolve(request.Volume, "volume");
         var batch = CamRequestMapping.Batch(request.BatchSize, "batch_size");
+        if (image.Geometry.Size.Voxels > options.MaxResultBytes)
+        {
+            throw new ResourceLimitException($"the label map would take {image.Geometry.Size.Voxels} bytes; this server allows {options.MaxResultBytes} per request");
+        }
+
         var chunk = CamRequestMapping.ChunkBytes(request.ChunkBytes, options.ChunkBytes, "chunk_bytes");
         var progress = new ProgressStream();
         Task Write(Proto.Progress p) => responseStream.WriteAsync(new Proto.SegmentResponse { Progress = p }, token);
@@ -193,6 +199,13 @@ internal sealed class SegCamGrpcService(
         }
 
         var requests = layers.Select(l => CamRequestMapping.ToRequest(request, entry.Card, pixelSet, methods, l)).ToList();
+        var voxels = image.Geometry.Size.Voxels;
+        var resultBytes = ((long)methods.Count * layers.Count * voxels * sizeof(float)) + (pixelSet.IsPredictedRegion ? voxels : 0);
+        if (resultBytes > options.MaxResultBytes)
+        {
+            throw new ResourceLimitException($"the request would produce {resultBytes} bytes of heatmaps ({methods.Count} methods × {layers.Count} layers × {voxels} voxels × 4 bytes); this server allows {options.MaxResultBytes} per request: ask for fewer methods or layers, or split the volume");
+        }
+
         var progress = new ProgressStream();
         Task Write(Proto.Progress p) => responseStream.WriteAsync(new Proto.ComputeCamResponse { Progress = p }, token);
 

@@ -28,6 +28,7 @@ class ServerLimits:
     max_concurrent: int = 0
     max_queued: int = 0
     max_inline_bytes: int = 0
+    max_result_bytes: int = 0
 
     @classmethod
     def from_proto(cls, message) -> "ServerLimits":
