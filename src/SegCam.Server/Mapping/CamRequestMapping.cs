@@ -67,6 +67,34 @@ internal static class CamRequestMapping
         };
     }
 
+    /// <summary>The target layers (null = the model's default), checked for empty names and repeats.</summary>
+    public static IReadOnlyList<string?> Layers(IReadOnlyCollection<string> names)
+    {
+        if (names.Count == 0)
+        {
+            return [null];
+        }
+
+        if (names.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new InvalidRequestException("layers holds an empty name; give ONNX tensor names or roles (ListModels)");
+        }
+
+        return names.Distinct(StringComparer.Ordinal).Count() == names.Count ? [.. names] : throw new InvalidRequestException("layers lists a layer twice");
+    }
+
+    /// <summary>Refuses a request whose heatmaps (methods × layers × voxels × 4 bytes) and label map exceed <paramref name="limit"/>.</summary>
+    public static void CheckResultSize(int methods, int layers, long voxels, bool labelMap, long limit)
+    {
+        var bytes = ((long)methods * layers * voxels * sizeof(float)) + (labelMap ? voxels : 0);
+        if (bytes > limit)
+        {
+            throw new ResourceLimitException(methods == 0
+                ? $"the label map would take {bytes} bytes; this server allows {limit} per request"
+                : $"the request would produce {bytes} bytes of heatmaps ({methods} methods × {layers} layers × {voxels} voxels × 4 bytes); this server allows {limit} per request: ask for fewer methods or layers, or split the volume");
+        }
+    }
+
     /// <summary>Batch size with the default 8 for 0.</summary>
     public static int Batch(int value, string field)
         => value == 0 ? 8 : value is > 0 and <= MaxBatch ? value : throw new InvalidRequestException($"{field} is {value}; allowed: 0 (default 8) or 1..{MaxBatch}");

@@ -139,10 +139,7 @@ internal sealed class SegCamGrpcService(
         var entry = models.Get(request.Model);
         var image = sources.Resolve(request.Volume, "volume");
         var batch = CamRequestMapping.Batch(request.BatchSize, "batch_size");
-        if (image.Geometry.Size.Voxels > options.MaxResultBytes)
-        {
-            throw new ResourceLimitException($"the label map would take {image.Geometry.Size.Voxels} bytes; this server allows {options.MaxResultBytes} per request");
-        }
+        CamRequestMapping.CheckResultSize(0, 0, image.Geometry.Size.Voxels, labelMap: true, options.MaxResultBytes);
 
         var chunk = CamRequestMapping.ChunkBytes(request.ChunkBytes, options.ChunkBytes, "chunk_bytes");
         var progress = new ProgressStream();
@@ -192,19 +189,9 @@ internal sealed class SegCamGrpcService(
         var output = request.OutputType is Proto.OutputType.Float32 or Proto.OutputType.Uint8
             ? request.OutputType
             : throw new InvalidRequestException($"output_type is {request.OutputType}; allowed: FLOAT32, UINT8");
-        var layers = request.Layers.Count == 0 ? [null] : request.Layers.Select(l => string.IsNullOrWhiteSpace(l) ? throw new InvalidRequestException("layers holds an empty name; give ONNX tensor names or roles (ListModels)") : l).ToList<string?>();
-        if (layers.Distinct().Count() != layers.Count)
-        {
-            throw new InvalidRequestException("layers lists a layer twice");
-        }
-
+        var layers = CamRequestMapping.Layers(request.Layers);
         var requests = layers.Select(l => CamRequestMapping.ToRequest(request, entry.Card, pixelSet, methods, l)).ToList();
-        var voxels = image.Geometry.Size.Voxels;
-        var resultBytes = ((long)methods.Count * layers.Count * voxels * sizeof(float)) + (pixelSet.IsPredictedRegion ? voxels : 0);
-        if (resultBytes > options.MaxResultBytes)
-        {
-            throw new ResourceLimitException($"the request would produce {resultBytes} bytes of heatmaps ({methods.Count} methods × {layers.Count} layers × {voxels} voxels × 4 bytes); this server allows {options.MaxResultBytes} per request: ask for fewer methods or layers, or split the volume");
-        }
+        CamRequestMapping.CheckResultSize(methods.Count, layers.Count, image.Geometry.Size.Voxels, pixelSet.IsPredictedRegion, options.MaxResultBytes);
 
         var progress = new ProgressStream();
         Task Write(Proto.Progress p) => responseStream.WriteAsync(new Proto.ComputeCamResponse { Progress = p }, token);
