@@ -87,17 +87,18 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         }
 
         var todo = Enumerable.Range(0, slices).Where(s => wanted[s]).ToArray();
-        var heatmaps = request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32));
-        var layer = Explain(image, request, plane, height, width, batch, todo, predicted, heatmaps, progress, clock, cancellationToken);
-        HeatmapNormalization.Apply(heatmaps.Values, request, plane, todo);
+        var heatmaps = request.LayerNames.Select(_ => request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32))).ToArray();
+        var layers = Explain(image, request, plane, height, width, batch, todo, predicted, heatmaps, progress, clock, cancellationToken);
+        HeatmapNormalization.Apply(heatmaps.SelectMany(h => h.Values), request, plane, todo);
         return new VolumeCamResult
         {
-            Heatmaps = heatmaps,
+            ByLayer = layers.Select((l, i) => new LayerHeatmaps(l, heatmaps[i])).ToArray(),
+            Heatmaps = heatmaps[0],
             Segmentation = segmentation,
             SlicesComputed = todo.Length,
             SlicesSkipped = end - first - todo.Length,
             PixelSetVoxels = pixelSetVoxels,
-            Layer = layer,
+            Layer = layers[0],
             Elapsed = clock.Elapsed,
         };
     }
@@ -238,7 +239,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         return count;
     }
 
-    private string Explain(Volume image, VolumeCamRequest request, SlicePlane plane, int height, int width, int batch, int[] todo, bool predicted, Dictionary<CamMethod, Volume> heatmaps, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
+    private string[] Explain(Volume image, VolumeCamRequest request, SlicePlane plane, int height, int width, int batch, int[] todo, bool predicted, Dictionary<CamMethod, Volume>[] heatmaps, IProgress<PipelineProgress>? progress, Stopwatch clock, CancellationToken cancellationToken)
     {
         var size = image.Geometry.Size;
         var pixels = height * width;
@@ -248,7 +249,8 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
         var planeMask = new bool[plane.Pixels];
         var back = new float[plane.Pixels];
         var options = request.EngineOptions();
-        var layer = LayerResolution(request, height, width, batch);
+        var layers = LayerResolution(request, height, width, batch);
+        var final = layers.Select((l, i) => new LayerHeatmaps(l, heatmaps[i])).ToArray();
         for (var start = 0; start < todo.Length; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -274,15 +276,18 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
                 InputShape = [batch, 1, height, width],
                 Class = request.Class,
                 PixelSet = set,
-                Layer = layer,
+                Layers = layers,
                 Options = options,
             }, cancellationToken);
-            foreach (var (method, map) in result.Maps)
+            for (var l = 0; l < layers.Length; l++)
             {
-                for (var n = 0; n < indices.Length; n++)
+                foreach (var (method, map) in result.Layers[l].Maps)
                 {
-                    PlaneResampler.Bilinear(map.AsSpan(n * pixels, pixels), height, width, back, plane.Rows, plane.Columns);
-                    plane.Insert(heatmaps[method], indices[n], back);
+                    for (var n = 0; n < indices.Length; n++)
+                    {
+                        PlaneResampler.Bilinear(map.AsSpan(n * pixels, pixels), height, width, back, plane.Rows, plane.Columns);
+                        plane.Insert(heatmaps[l][method], indices[n], back);
+                    }
                 }
             }
 
@@ -290,7 +295,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             if (request.StreamsSlices(2, plane.Axis))
             {
                 var next = start + batch < todo.Length ? todo[start + batch] : size.K;
-                request.FinalSlices?.Report(new FinalSlices(next, layer, heatmaps));
+                request.FinalSlices?.Report(new FinalSlices(next, final));
             }
 
             // Each batch leaves a few large arrays (engine outputs) on the large-object heap, which only a full
@@ -298,11 +303,11 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         }
 
-        return layer;
+        return layers;
     }
 
-    private string LayerResolution(VolumeCamRequest request, int height, int width, int batch)
-        => Cam.Layers.LayerCatalog.Resolve(_model, [batch, 1, height, width], request.Layer ?? _card.DefaultLayer);
+    private string[] LayerResolution(VolumeCamRequest request, int height, int width, int batch)
+        => request.LayerNames.Select(l => Cam.Layers.LayerCatalog.Resolve(_model, [batch, 1, height, width], l ?? _card.DefaultLayer)).ToArray();
 
 
 }

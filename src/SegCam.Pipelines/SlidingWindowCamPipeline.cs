@@ -85,11 +85,11 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         }
 
         var patches = grid.Patches().Where(p => !request.SkipEmptySlices || grid.Any(mask, p)).ToArray();
-        var heatmaps = request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32));
+        var heatmaps = request.LayerNames.Select(_ => request.Methods.ToDictionary(m => m, _ => new Volume(image.Geometry, VoxelType.Float32))).ToArray();
         var options = request.EngineOptions();
         var batch = Math.Min(request.BatchSize, Math.Max(1, patches.Length));
         long[] shape = [batch, 1, grid.Patch.D, grid.Patch.H, grid.Patch.W];
-        var layer = Cam.Layers.LayerCatalog.Resolve(_model, shape, request.Layer ?? _card.DefaultLayer);
+        var layers = request.LayerNames.Select(l => Cam.Layers.LayerCatalog.Resolve(_model, shape, l ?? _card.DefaultLayer)).ToArray();
         var voxels = grid.Patch.Voxels;
         var x = new float[batch * voxels];
         var m = new bool[batch * voxels];
@@ -111,14 +111,17 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
                 InputShape = shape,
                 Class = request.Class,
                 PixelSet = PixelSet.FromMask(m, [batch, grid.Patch.D, grid.Patch.H, grid.Patch.W]),
-                Layer = layer,
+                Layers = layers,
                 Options = options,
             }, cancellationToken);
-            foreach (var (method, map) in result.Maps)
+            for (var l = 0; l < layers.Length; l++)
             {
-                for (var n = 0; n < chunk.Length; n++)
+                foreach (var (method, map) in result.Layers[l].Maps)
                 {
-                    grid.AccumulateWeighted(map.AsSpan(n * voxels, voxels), chunk[n], heatmaps[method]);
+                    for (var n = 0; n < chunk.Length; n++)
+                    {
+                        grid.AccumulateWeighted(map.AsSpan(n * voxels, voxels), chunk[n], heatmaps[l][method]);
+                    }
                 }
             }
 
@@ -126,20 +129,21 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // keep the peak O(batch), as in the slice-wise pipeline
         }
 
-        foreach (var heatmap in heatmaps.Values)
+        foreach (var heatmap in heatmaps.SelectMany(h => h.Values))
         {
             grid.DivideByWeights(heatmap);
         }
 
-        HeatmapNormalization.Apply(heatmaps.Values, request, SlicePlane.Of(image.Geometry.Size, 2), Enumerable.Range(0, image.Geometry.Size.K));
+        HeatmapNormalization.Apply(heatmaps.SelectMany(h => h.Values), request, SlicePlane.Of(image.Geometry.Size, 2), Enumerable.Range(0, image.Geometry.Size.K));
         return new VolumeCamResult
         {
-            Heatmaps = heatmaps,
+            ByLayer = layers.Select((l, i) => new LayerHeatmaps(l, heatmaps[i])).ToArray(),
+            Heatmaps = heatmaps[0],
             Segmentation = segmentation,
             SlicesComputed = patches.Length,
             SlicesSkipped = grid.Count - patches.Length,
             PixelSetVoxels = mask.Sum(slice => (long)slice.AsSpan().Count(true)),
-            Layer = layer,
+            Layer = layers[0],
             Elapsed = clock.Elapsed,
         };
     }

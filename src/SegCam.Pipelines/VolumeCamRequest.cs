@@ -29,6 +29,15 @@ public sealed record VolumeCamRequest
     /// <summary>Target layer (name or role); null = the model card's default, else the engine's (bottleneck).</summary>
     public string? Layer { get; init; }
 
+    /// <summary>
+    /// Several target layers (names or roles) explained by the same engine runs (one forward and backward per slice
+    /// batch or patch batch for all of them); when set, it replaces <see cref="Layer"/>.
+    /// </summary>
+    public IReadOnlyList<string>? Layers { get; init; }
+
+    /// <summary>The layers to explain: <see cref="Layers"/>, else <see cref="Layer"/> (null = the card's default).</summary>
+    internal IReadOnlyList<string?> LayerNames => Layers is { Count: > 0 } layers ? [.. layers] : [Layer];
+
     /// <summary>Logits or probabilities.</summary>
     public CamTarget Target { get; init; } = CamTarget.Logits;
 

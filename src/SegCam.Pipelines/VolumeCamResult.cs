@@ -3,10 +3,16 @@ using SegCam.Volumes;
 
 namespace SegCam.Pipelines;
 
-/// <summary>Heatmap volumes on the image's grid, one per method, and what the pipeline did.</summary>
+/// <summary>The heatmaps of one target layer, one float32 volume per method on the image's grid.</summary>
+public sealed record LayerHeatmaps(string Layer, IReadOnlyDictionary<CamMethod, Volume> Heatmaps);
+
+/// <summary>Heatmap volumes on the image's grid, one per method (and layer), and what the pipeline did.</summary>
 public sealed record VolumeCamResult
 {
-    /// <summary>Float32 heatmaps aligned voxel for voxel with the image.</summary>
+    /// <summary>Every layer's heatmaps, in request order (the first layer's are also <see cref="Heatmaps"/>).</summary>
+    public required IReadOnlyList<LayerHeatmaps> ByLayer { get; init; }
+
+    /// <summary>Float32 heatmaps of the first layer, aligned voxel for voxel with the image.</summary>
     public required IReadOnlyDictionary<CamMethod, Volume> Heatmaps { get; init; }
 
     /// <summary>The model's label map (argmax) on the image grid, when a segmentation pass ran.</summary>

@@ -203,6 +203,46 @@ public sealed class EngineTests
         AssertClose(dbl.Gradient!, single.Gradient!, 1e-4, "gradient");
     }
 
+    [Theory]
+    [InlineData(CamPrecision.Float32, 1e-4)]
+    [InlineData(CamPrecision.Float64, 1e-6)]
+    public void Several_layers_in_one_pass_give_each_layers_own_maps_gradient_and_activation(CamPrecision precision, double tolerance)
+    {
+        using var engine = new CamEngine();
+        var set = PixelSet.Box([4, 4], [20, 24]);
+        var options = AllMethods with { Precision = precision };
+        string[] layers = ["bottleneck", "encoder level 1", "decoder level 1"];
+        var together = engine.Compute(UNet, Request(set, options) with { Layers = layers }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(3, together.Layers.Count);
+        Assert.Equal(1, engine.CachedSessions); // one graph: one forward, one backward sweep for all three
+        for (var l = 0; l < layers.Length; l++)
+        {
+            var alone = engine.Compute(UNet, Request(set, options) with { Layer = layers[l] }, TestContext.Current.CancellationToken);
+            var mine = together.Layers[l];
+            Assert.Equal(alone.Layer, mine.Layer);
+            Assert.Equal(alone.ActivationShape, mine.ActivationShape);
+            AssertClose(alone.Gradient!, mine.Gradient!, tolerance, $"{layers[l]} gradient");
+            AssertClose(alone.Activation!, mine.Activation!, tolerance, $"{layers[l]} activation");
+            foreach (var (method, map) in alone.Maps)
+            {
+                AssertClose(map, mine.Maps[method], tolerance, $"{layers[l]} {method.Id()}");
+            }
+        }
+
+        Assert.NotEqual(together.Layers[0].ActivationShape, together.Layers[1].ActivationShape);
+        Assert.Same(together.Layers[0].Maps, together.Maps);
+    }
+
+    [Fact]
+    public void Layers_resolving_to_one_tensor_twice_are_refused()
+    {
+        using var engine = new CamEngine();
+        var bottleneck = LayerCatalog.Resolve(UNet, Input.Shape.Select(d => (long)d).ToArray(), "bottleneck");
+        var error = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, Request(PixelSet.All()) with { Layers = ["bottleneck", bottleneck] }, TestContext.Current.CancellationToken));
+        Assert.Contains("resolve to the same tensor more than once", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Layer_roles_follow_the_unet_structure()
     {

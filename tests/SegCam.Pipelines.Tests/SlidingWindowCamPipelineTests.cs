@@ -61,6 +61,29 @@ public sealed class SlidingWindowCamPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Several_layers_from_the_same_runs_equal_each_layer_explained_alone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = Image(36, 28, 22);
+        var pipeline = new SlidingWindowCamPipeline(_engine, UNet3d, Card);
+        var request = new VolumeCamRequest { Class = 1, PixelSet = VolumePixelSet.Box((2, 3, 1), (30, 20, 15)), Methods = Methods, BatchSize = 2 };
+        string[] layers = ["bottleneck", "encoder level 1"];
+        var together = pipeline.Run(image, request with { Layers = layers }, cancellationToken: ct);
+        Assert.Equal(2, together.ByLayer.Count);
+        for (var l = 0; l < layers.Length; l++)
+        {
+            var alone = pipeline.Run(image, request with { Layer = layers[l] }, cancellationToken: ct);
+            Assert.Equal(alone.Layer, together.ByLayer[l].Layer);
+            foreach (var method in Methods)
+            {
+                SliceWiseCamPipelineTests.AssertClose(Flat(alone.Heatmaps[method]), Flat(together.ByLayer[l].Heatmaps[method]), $"{layers[l]} {method.Id()}");
+            }
+        }
+
+        Assert.Same(together.ByLayer[0].Heatmaps, together.Heatmaps);
+    }
+
+    [Fact]
     public void Overlapping_patches_blend_with_gaussian_weights_and_skipping_changes_nothing()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -66,6 +66,7 @@ public sealed class ComputeCamTests
         var id = (await client.UploadAsync(image, cancellationToken: ct)).VolumeId;
         var request = Request(id, "demo-unet2d", "kidney", new Proto.PixelSet { All = new Proto.AllPixels() }, "seg-hires-grad-cam", "seg-grad-cam");
         request.Options = new Proto.CamOptions { BatchSize = 2 };
+        request.Layers.Add(["bottleneck", "encoder level 1"]);
         using var call = client.Raw.ComputeCam(request, cancellationToken: ct);
         var events = new List<Proto.ComputeCamResponse>();
         await foreach (var m in call.ResponseStream.ReadAllAsync(ct))
@@ -80,7 +81,8 @@ public sealed class ComputeCamTests
         Assert.True(First(m => m.Slab is not null) < lastExplain, "the first slab should arrive before the computation ends");
         Assert.True(events.Count(m => m.Slab is not null && events.IndexOf(m) < lastExplain) >= 4);
         var completes = events.Where(m => m.Complete is not null).Select(m => m.Complete).ToList();
-        Assert.Equal([0, 1], completes.Select(c => c.Heatmap));
+        Assert.Equal([0, 1, 2, 3], completes.Select(c => c.Heatmap));
+        Assert.Equal(2, headers.Select(h => h.Layer).Distinct().Count());
         Assert.True(First(m => m.Complete is not null) > events.FindLastIndex(m => m.Slab is not null && m.Slab.Heatmap == 0));
 
         // The same request through the typed client reassembles the in-process result, range included.
@@ -92,9 +94,12 @@ public sealed class ComputeCamTests
             Class = 1,
             PixelSet = VolumePixelSet.All(),
             Methods = [CamMethod.SegHiResGradCam, CamMethod.SegGradCam],
+            Layers = ["bottleneck", "encoder level 1"],
             BatchSize = 2,
         }, cancellationToken: ct);
-        Assert.True(TestVolumes.Same(expected.Heatmaps[CamMethod.SegGradCam], result.Heatmaps[1].Volume));
+        Assert.True(TestVolumes.Same(expected.ByLayer[0].Heatmaps[CamMethod.SegGradCam], result.Heatmaps[1].Volume));
+        Assert.True(TestVolumes.Same(expected.ByLayer[1].Heatmaps[CamMethod.SegHiResGradCam], result.Heatmaps[2].Volume));
+        Assert.Equal(expected.ByLayer[1].Layer, result.Heatmaps[2].Layer);
         Assert.Equal(completes[1].Max, result.Heatmaps[1].Max);
         Assert.True(result.Heatmaps[1].Max > 0);
     }
@@ -156,23 +161,23 @@ public sealed class ComputeCamTests
         using var engine = TestVolumes.Engine();
         var pipeline = VolumePipelines.For(engine, model, card);
         Assert.Equal(2, floats.Heatmaps.Count);
+        var expected = pipeline.Run(image, new VolumeCamRequest
+        {
+            Class = 1,
+            PixelSet = VolumePixelSet.Box((20, 10, 1), (40, 30, 5)),
+            Methods = [CamMethod.SegXResCam],
+            Layers = ["bottleneck", "decoder level 1"], // both layers from the same engine runs, as the server does
+            Relu = false,
+            Normalization = CamNormalization.MinMax,
+            NormalizationScope = NormalizationScope.Slice,
+            XResWindow = 3,
+            XResPool = XResPool.Max,
+            BatchSize = 3,
+        }, cancellationToken: ct);
         for (var n = 0; n < 2; n++)
         {
-            var expected = pipeline.Run(image, new VolumeCamRequest
-            {
-                Class = 1,
-                PixelSet = VolumePixelSet.Box((20, 10, 1), (40, 30, 5)),
-                Methods = [CamMethod.SegXResCam],
-                Layer = request.Layers[n],
-                Relu = false,
-                Normalization = CamNormalization.MinMax,
-                NormalizationScope = NormalizationScope.Slice,
-                XResWindow = 3,
-                XResPool = XResPool.Max,
-                BatchSize = 3,
-            }, cancellationToken: ct);
-            Assert.Equal(expected.Layer, floats.Heatmaps[n].Layer);
-            Assert.True(TestVolumes.Same(expected.Heatmaps[CamMethod.SegXResCam], floats.Heatmaps[n].Volume));
+            Assert.Equal(expected.ByLayer[n].Layer, floats.Heatmaps[n].Layer);
+            Assert.True(TestVolumes.Same(expected.ByLayer[n].Heatmaps[CamMethod.SegXResCam], floats.Heatmaps[n].Volume));
             var step = (floats.Heatmaps[n].Max - floats.Heatmaps[n].Min) / 255;
             Assert.True(step > 0);
             for (var k = 0; k < 6; k++)
@@ -186,6 +191,7 @@ public sealed class ComputeCamTests
             }
         }
 
+        Assert.Equal(1, engine.CachedSessions); // one session for both layers: one forward and backward per batch
         Assert.NotEqual(floats.Heatmaps[0].Layer, floats.Heatmaps[1].Layer);
     }
 

@@ -47,8 +47,19 @@ public sealed class CamEngine : IDisposable
             throw new InvalidRequestException($"input has {request.Input.LongLength} values; its shape [{string.Join(", ", request.InputShape)}] needs {expected}");
         }
 
-        var layer = LayerCatalog.Resolve(model, request.InputShape, request.Layer);
-        var session = Session(model, layer, request.InputShape, request.Options);
+        if (request.Layers is { Count: > 0 } && request.Layers.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new InvalidRequestException("a target layer name is empty; give ONNX tensor names or roles");
+        }
+
+        var layers = (request.Layers is { Count: > 0 } named ? named : [request.Layer!]).Select(l => LayerCatalog.Resolve(model, request.InputShape, l)).ToArray();
+
+        if (layers.Distinct(StringComparer.Ordinal).Count() != layers.Length)
+        {
+            throw new InvalidRequestException($"target layers [{string.Join(", ", request.Layers!)}] resolve to the same tensor more than once ([{string.Join(", ", layers)}])");
+        }
+
+        var session = Session(model, layers, request.InputShape, request.Options);
         var augmented = session.Model;
         if (request.Class < 0 || request.Class >= augmented.Classes)
         {
@@ -60,26 +71,31 @@ public sealed class CamEngine : IDisposable
         var classes = Enumerable.Repeat((long)request.Class, (int)batch).ToArray();
         var outputs = session.Run(request.Input, mask, classes, request.PixelSet.WithinPredicted, cancellationToken, out var elapsed);
 
-        var maps = new Dictionary<CamMethod, float[]>();
-        foreach (var (method, name) in augmented.CamOutputs)
+        var results = new List<CamLayerResult>();
+        foreach (var head in augmented.Heads)
         {
-            maps[method] = outputs[name];
-        }
+            var maps = new Dictionary<CamMethod, float[]>();
+            foreach (var (method, name) in head.CamOutputs)
+            {
+                maps[method] = outputs[name];
+            }
 
-        var activation = augmented.ActivationOutput is null ? null : outputs[augmented.ActivationOutput];
-        long[] mapShape = request.Options.Resolution == CamResolution.Input
-            ? [batch, .. request.InputShape[2..]]
-            : [batch, .. augmented.ActivationShape[2..]];
-        if (request.Options.Methods.Contains(CamMethod.SegEigenCam))
-        {
-            var clock = Stopwatch.StartNew();
-            maps[CamMethod.SegEigenCam] = EigenMap(model, augmented, activation!, request);
-            elapsed += clock.Elapsed;
+            var activation = head.ActivationOutput is null ? null : outputs[head.ActivationOutput];
+            long[] mapShape = request.Options.Resolution == CamResolution.Input
+                ? [batch, .. request.InputShape[2..]]
+                : [batch, .. head.ActivationShape[2..]];
+            if (request.Options.Methods.Contains(CamMethod.SegEigenCam))
+            {
+                var clock = Stopwatch.StartNew();
+                maps[CamMethod.SegEigenCam] = EigenMap(model, head, activation!, request);
+                elapsed += clock.Elapsed;
+            }
+
+            results.Add(new CamLayerResult(head.Activation, maps, mapShape, request.Options.ExportTensors ? activation : null, head.GradientOutput is null ? null : outputs[head.GradientOutput], head.ActivationShape));
         }
 
         var counts = outputs[augmented.PixelCountOutput].Select(v => (long)Math.Round(v)).ToArray();
         var flags = new CamFlags[batch];
-        var perItem = mapShape.Skip(1).Aggregate(1L, (a, d) => a * d);
         for (var n = 0; n < batch; n++)
         {
             if (counts[n] == 0)
@@ -87,35 +103,41 @@ public sealed class CamEngine : IDisposable
                 flags[n] |= CamFlags.EmptyPixelSet;
             }
 
-            foreach (var map in maps.Values)
+            foreach (var layer in results)
             {
-                var item = map.AsSpan((int)(n * perItem), (int)perItem);
-                if (item.ContainsAnyExcept(0f))
+                var perItem = layer.MapShape.Skip(1).Aggregate(1L, (a, d) => a * d);
+                foreach (var map in layer.Maps.Values)
                 {
-                    if (!float.IsFinite(MaxAbs(item)))
+                    var item = map.AsSpan((int)(n * perItem), (int)perItem);
+                    if (item.ContainsAnyExcept(0f))
                     {
-                        throw new InvalidRequestException("NONFINITE: the model produced a non-finite value in the activation, gradient or map");
+                        if (!float.IsFinite(MaxAbs(item)))
+                        {
+                            throw new InvalidRequestException("NONFINITE: the model produced a non-finite value in the activation, gradient or map");
+                        }
                     }
-                }
-                else
-                {
-                    flags[n] |= CamFlags.ZeroMap;
+                    else
+                    {
+                        flags[n] |= CamFlags.ZeroMap;
+                    }
                 }
             }
         }
 
+        var first = results[0];
         return new CamResult
         {
-            Layer = layer,
-            Maps = maps,
-            MapShape = mapShape,
+            Layers = results,
+            Layer = first.Layer,
+            Maps = first.Maps,
+            MapShape = first.MapShape,
             Logits = outputs[augmented.LogitsOutput],
             LogitsShape = augmented.LogitsShape,
             PixelCounts = counts,
             Flags = flags,
-            Activation = request.Options.ExportTensors ? activation : null,
-            Gradient = augmented.GradientOutput is null ? null : outputs[augmented.GradientOutput],
-            ActivationShape = augmented.ActivationShape,
+            Activation = first.Activation,
+            Gradient = first.Gradient,
+            ActivationShape = first.ActivationShape,
             RunTime = elapsed,
         };
     }
@@ -140,18 +162,18 @@ public sealed class CamEngine : IDisposable
 
     /// <summary>Compiles (or reuses) the session for a request without running it.</summary>
     public void Prepare(SegmentationModel model, string? layer, long[] inputShape, CamOptions options)
-        => Session(model, LayerCatalog.Resolve(model, inputShape, layer), inputShape, options);
+        => Session(model, [LayerCatalog.Resolve(model, inputShape, layer)], inputShape, options);
 
-    private CamSession Session(SegmentationModel model, string layer, long[] inputShape, CamOptions options)
+    private CamSession Session(SegmentationModel model, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
     {
-        var key = $"{model.Hash}|{layer}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}";
+        var key = $"{model.Hash}|{string.Join('\u001f', layers)}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}";
         return _sessions.GetOrAdd(key, _ => new Lazy<CamSession>(() =>
-            new CamSession(AugmentedModelBuilder.Build(model, layer, inputShape, options), Sessions, OptimizationLevel))).Value;
+            new CamSession(AugmentedModelBuilder.Build(model, layers, inputShape, options), Sessions, OptimizationLevel))).Value;
     }
 
-    private float[] EigenMap(SegmentationModel model, AugmentedModel augmented, float[] activation, CamRequest request)
+    private float[] EigenMap(SegmentationModel model, LayerHead head, float[] activation, CamRequest request)
     {
-        var shape = augmented.ActivationShape;
+        var shape = head.ActivationShape;
         var channels = (int)shape[1];
         var positions = (int)shape.Skip(2).Aggregate(1L, (a, d) => a * d);
         var batch = (int)shape[0];

@@ -21,6 +21,12 @@ public sealed record CamRequest
     /// <summary>Tensor name or role of the target layer; null for the default.</summary>
     public string? Layer { get; init; }
 
+    /// <summary>
+    /// Several target layers (names or roles) explained by ONE forward and backward pass; when set, it replaces
+    /// <see cref="Layer"/> and <see cref="CamResult.Layers"/> holds one result per layer, in this order.
+    /// </summary>
+    public IReadOnlyList<string>? Layers { get; init; }
+
     /// <summary>Methods and post-processing.</summary>
     public CamOptions Options { get; init; } = new();
 }

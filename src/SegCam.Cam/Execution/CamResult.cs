@@ -16,9 +16,15 @@ public enum CamFlags
     ZeroMap = 2,
 }
 
+/// <summary>The maps of one target layer of a request.</summary>
+public sealed record CamLayerResult(string Layer, IReadOnlyDictionary<CamMethod, float[]> Maps, long[] MapShape, float[]? Activation, float[]? Gradient, long[] ActivationShape);
+
 /// <summary>The maps of one request: each [N, spatial…] at the requested resolution, plus what was asked to export.</summary>
 public sealed class CamResult
 {
+    /// <summary>Every target layer's maps, in request order (the first is also in <see cref="Layer"/>, <see cref="Maps"/>, …).</summary>
+    public required IReadOnlyList<CamLayerResult> Layers { get; init; }
+
     /// <summary>The resolved target layer (exact ONNX tensor name).</summary>
     public required string Layer { get; init; }
 

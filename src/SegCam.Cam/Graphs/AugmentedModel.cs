@@ -3,6 +3,9 @@ using SegCam.Onnx.Protocol;
 
 namespace SegCam.Cam.Graphs;
 
+/// <summary>The outputs of one target layer: its CAMs, and (when asked for) its activation and gradient.</summary>
+internal sealed record LayerHead(string Activation, long[] ActivationShape, IReadOnlyDictionary<CamMethod, string> CamOutputs, string? ActivationOutput, string? GradientOutput);
+
 /// <summary>A model with its backward sub-graph, CAM head and request inputs appended, specialised to one input shape.</summary>
 internal sealed record AugmentedModel
 {
@@ -24,15 +27,8 @@ internal sealed record AugmentedModel
 
     public required string PixelCountOutput { get; init; }
 
-    public required IReadOnlyDictionary<CamMethod, string> CamOutputs { get; init; }
-
-    public required string Activation { get; init; }
-
-    public required long[] ActivationShape { get; init; }
-
-    public string? ActivationOutput { get; init; }
-
-    public string? GradientOutput { get; init; }
+    /// <summary>One head per target layer, in request order; every head shares the forward and the backward sweep.</summary>
+    public required IReadOnlyList<LayerHead> Heads { get; init; }
 
     /// <summary>Number of classes (channels of the logits).</summary>
     public long Classes => LogitsShape[1];

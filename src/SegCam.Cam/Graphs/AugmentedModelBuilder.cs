@@ -17,21 +17,29 @@ namespace SegCam.Cam.Graphs;
 /// </summary>
 internal static class AugmentedModelBuilder
 {
-    public static AugmentedModel Build(SegmentationModel source, string layer, long[] inputShape, CamOptions options)
+    public static AugmentedModel Build(SegmentationModel source, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
     {
         options.Validate();
         var model = source.Proto.Clone();
         var graph = model.Graph;
         var info = source.Probe(inputShape);
         var index = new GraphIndex(graph);
-        if (!info.TryGetValue(layer, out var activationInfo))
+        if (layers.Count == 0 || layers.Distinct(StringComparer.Ordinal).Count() != layers.Count)
         {
-            throw new TargetNotFoundException($"layer '{layer}' is not a tensor of the model; list candidates with 'segcam layers'");
+            throw new InvalidRequestException($"target layers [{string.Join(", ", layers)}] must name at least one layer, each once");
         }
 
-        if (!TensorValues.IsFloat(activationInfo.ElemType) || activationInfo.Rank < 3)
+        foreach (var layer in layers)
         {
-            throw new InvalidRequestException($"layer '{layer}' has element type {activationInfo.ElemType} and shape [{string.Join(", ", activationInfo.Shape)}]; a float tensor (N, channels, spatial…) is required");
+            if (!info.TryGetValue(layer, out var activationInfo))
+            {
+                throw new TargetNotFoundException($"layer '{layer}' is not a tensor of the model; list candidates with 'segcam layers'");
+            }
+
+            if (!TensorValues.IsFloat(activationInfo.ElemType) || activationInfo.Rank < 3)
+            {
+                throw new InvalidRequestException($"layer '{layer}' has element type {activationInfo.ElemType} and shape [{string.Join(", ", activationInfo.Shape)}]; a float tensor (N, channels, spatial…) is required");
+            }
         }
 
         var target = TargetResolver.Resolve(index, info, source.Output);
@@ -63,45 +71,53 @@ internal static class AugmentedModelBuilder
         }
 
         var needGradient = options.Methods.Any(m => m.NeedsGradient()) || options.ExportTensors;
-        string? gradient = null;
-        if (needGradient)
-        {
-            gradient = BackwardBuilder.Append(b, index, info, layer, target.Logits, seed);
-        }
-
-        var camOutputs = new Dictionary<CamMethod, string>();
-        long[] activationShape = activationInfo.Shape;
-        long[] mapShape = [activationShape[0], 1, .. activationShape[2..]];
+        var gradients = needGradient ? BackwardBuilder.AppendMany(b, index, info, layers, target.Logits, seed) : null;
         var inputSpatial = inputShape[2..];
-        if (gradient is not null)
+        var emitted = new List<(string Layer, long[] Shape, Dictionary<CamMethod, string> Cams, string? Gradient)>();
+        for (var l = 0; l < layers.Count; l++)
         {
-            var head = new CamHeadEmitter(b, layer, gradient, activationShape, options);
-            foreach (var method in options.Methods.Where(m => m.NeedsGradient()))
+            var layer = layers[l];
+            var camOutputs = new Dictionary<CamMethod, string>();
+            long[] activationShape = info[layer].Shape;
+            long[] mapShape = [activationShape[0], 1, .. activationShape[2..]];
+            if (gradients is not null)
             {
-                var raw = head.Emit(method);
-                camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());
+                var head = new CamHeadEmitter(b, layer, gradients[l], activationShape, options);
+                foreach (var method in options.Methods.Where(m => m.NeedsGradient()))
+                {
+                    var raw = head.Emit(method);
+                    camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());
+                }
             }
+
+            emitted.Add((layer, activationShape, camOutputs, gradients?[l]));
         }
 
         graph.Output.Clear();
         b.AddOutput(target.Logits, TensorValues.Float);
         b.AddOutput(pixelCount, TensorValues.Float);
-        foreach (var name in camOutputs.Values)
-        {
-            b.AddOutput(name, TensorValues.Float);
-        }
-
         var exportActivation = options.ExportTensors || options.Methods.Contains(CamMethod.SegEigenCam);
-        if (exportActivation)
+        var heads = new List<LayerHead>();
+        foreach (var (layer, activationShape, camOutputs, gradient) in emitted)
         {
-            b.AddOutput(layer, TensorValues.Float);
-        }
+            foreach (var name in camOutputs.Values)
+            {
+                b.AddOutput(name, TensorValues.Float);
+            }
 
-        string? gradientOutput = null;
-        if (options.ExportTensors && gradient is not null)
-        {
-            gradientOutput = gradient == layer || graph.Output.Any(o => o.Name == gradient) ? b.Op("Identity", "gradient", [gradient]) : gradient;
-            b.AddOutput(gradientOutput, TensorValues.Float);
+            if (exportActivation)
+            {
+                b.AddOutput(layer, TensorValues.Float);
+            }
+
+            string? gradientOutput = null;
+            if (options.ExportTensors && gradient is not null)
+            {
+                gradientOutput = gradient == layer || graph.Output.Any(o => o.Name == gradient) ? b.Op("Identity", "gradient", [gradient]) : gradient;
+                b.AddOutput(gradientOutput, TensorValues.Float);
+            }
+
+            heads.Add(new LayerHead(layer, activationShape, camOutputs, exportActivation ? layer : null, gradientOutput));
         }
 
         if (options.Precision == CamPrecision.Float64)
@@ -120,11 +136,7 @@ internal static class AugmentedModelBuilder
             LogitsOutput = target.Logits,
             LogitsShape = logitsShape,
             PixelCountOutput = pixelCount,
-            CamOutputs = camOutputs,
-            Activation = layer,
-            ActivationShape = activationShape,
-            ActivationOutput = exportActivation ? layer : null,
-            GradientOutput = gradientOutput,
+            Heads = heads,
         };
     }
 

@@ -17,17 +17,33 @@ public static class BackwardBuilder
     /// tensor <paramref name="seed"/>. Returns the name of G.
     /// </summary>
     public static string Append(GraphBuilder builder, GraphIndex index, IReadOnlyDictionary<string, TensorInfo> info, string activation, string target, string seed)
+        => AppendMany(builder, index, info, [activation], target, seed)[0];
+
+    /// <summary>
+    /// Emits dS/dA for every activation in <paramref name="activations"/> with ONE reverse sweep over the union of
+    /// their regions: the gradient of a later layer is an intermediate of the sweep towards an earlier one, so
+    /// several target layers cost one backward pass. Returns the gradient names in the order given.
+    /// </summary>
+    public static IReadOnlyList<string> AppendMany(GraphBuilder builder, GraphIndex index, IReadOnlyDictionary<string, TensorInfo> info, IReadOnlyList<string> activations, string target, string seed)
     {
-        var forward = ForwardClosure(index, activation);
+        ArgumentNullException.ThrowIfNull(activations);
+        var forward = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
         var backward = BackwardClosure(index, target);
-        var region = index.Order.Where(n => forward.Contains(n) && backward.Contains(n)).ToList();
-        if (activation != target && region.Count == 0)
+        foreach (var activation in activations)
         {
-            throw new InvalidRequestException($"the target layer '{activation}' does not influence the output '{target}'");
+            var mine = ForwardClosure(index, activation);
+            if (activation != target && !mine.Any(backward.Contains))
+            {
+                throw new InvalidRequestException($"the target layer '{activation}' does not influence the output '{target}'");
+            }
+
+            forward.UnionWith(mine);
         }
 
-        // Activity: a float tensor is active if it is A or produced from an active tensor through a differentiable slot.
-        var active = new HashSet<string>(StringComparer.Ordinal) { activation };
+        var region = index.Order.Where(n => forward.Contains(n) && backward.Contains(n)).ToList();
+
+        // Activity: a float tensor is active if it is an A or produced from an active tensor through a differentiable slot.
+        var active = new HashSet<string>(activations, StringComparer.Ordinal);
         var plans = new List<(NodeProto Node, GradientRule Rule, bool[] Slots)>();
         var missing = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var node in region)
@@ -83,7 +99,7 @@ public static class BackwardBuilder
 
         if (!active.Contains(target))
         {
-            throw new InvalidRequestException($"the output '{target}' does not depend differentiably on the target layer '{activation}' (every path crosses an integer or boolean operation)");
+            throw new InvalidRequestException($"the output '{target}' does not depend differentiably on the target layer '{string.Join("', '", activations)}' (every path crosses an integer or boolean operation)");
         }
 
         var partials = new Dictionary<string, List<string>>(StringComparer.Ordinal) { [target] = [seed] };
@@ -110,12 +126,18 @@ public static class BackwardBuilder
             }
         }
 
-        if (!partials.TryGetValue(activation, out var final))
+        var gradients = new List<string>();
+        foreach (var activation in activations)
         {
-            throw new InvalidRequestException($"no gradient reaches the target layer '{activation}' from '{target}'");
+            if (!partials.TryGetValue(activation, out var final))
+            {
+                throw new InvalidRequestException($"no gradient reaches the target layer '{activation}' from '{target}'");
+            }
+
+            gradients.Add(Accumulate(builder, final, activation));
         }
 
-        return Accumulate(builder, final, activation);
+        return gradients;
     }
 
     private static string Accumulate(GraphBuilder builder, List<string> terms, string tensor)

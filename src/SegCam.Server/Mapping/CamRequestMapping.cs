@@ -17,8 +17,8 @@ internal static class CamRequestMapping
     public static IReadOnlyList<CamMethod> Methods(IReadOnlyCollection<string> ids)
         => ids.Count == 0 ? [CamMethod.SegHiResGradCam] : CamMethodNames.ParseList(string.Join(',', ids.Select(id => Require(id, "methods"))));
 
-    /// <summary>The pipeline request for <paramref name="layer"/> (null = the card's default).</summary>
-    public static VolumeCamRequest ToRequest(Proto.ComputeCamRequest request, ModelCard card, VolumePixelSet pixelSet, IReadOnlyList<CamMethod> methods, string? layer)
+    /// <summary>The pipeline request for <paramref name="layers"/> (one null entry = the card's default layer).</summary>
+    public static VolumeCamRequest ToRequest(Proto.ComputeCamRequest request, ModelCard card, VolumePixelSet pixelSet, IReadOnlyList<CamMethod> methods, IReadOnlyList<string?> layers)
     {
         var options = request.Options ?? new Proto.CamOptions();
         var relu = !options.HasRelu || options.Relu;
@@ -27,7 +27,8 @@ internal static class CamRequestMapping
             Class = ClassIndex(card, request.TargetClass),
             PixelSet = pixelSet,
             Methods = methods,
-            Layer = layer,
+            Layer = layers[0],
+            Layers = layers.Count > 1 ? [.. layers.OfType<string>()] : null,
             Target = options.Target switch
             {
                 Proto.ScoreTarget.Logits => CamTarget.Logits,

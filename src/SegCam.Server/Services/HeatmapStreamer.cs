@@ -11,7 +11,7 @@ using Proto = SegCam.Protocol.V1;
 namespace SegCam.Server.Services;
 
 /// <summary>
-/// Sends the heatmaps of one layer run: either while the run computes (headers at the first final slices, then the
+/// Sends the heatmaps of a run (layer by layer, method by method: index = layer × methods + method): either while it computes (headers at the first final slices, then the
 /// slabs of each slice as it becomes final) or after it (header with value range and non-zero slice range, slabs);
 /// then, per heatmap, its final range and metrics.
 /// </summary>
@@ -19,7 +19,6 @@ internal sealed class HeatmapStreamer(
     IServerStreamWriter<Proto.ComputeCamResponse> stream,
     ServerMetrics metrics,
     IReadOnlyList<CamMethod> methods,
-    int firstIndex,
     Proto.OutputType output,
     int chunkBytes,
     Volume? truth,
@@ -39,10 +38,9 @@ internal sealed class HeatmapStreamer(
         {
             Streaming = true;
             (_rangeStart, _rangeEnd) = range;
-            for (var m = 0; m < methods.Count; m++)
+            foreach (var (index, layer, method, volume) in Each(final.Layers))
             {
-                var volume = final.Heatmaps[methods[m]];
-                var header = Header(firstIndex + m, methods[m], final.Layer, volume, Proto.VoxelType.Float32, 1, 0, 0, 0);
+                var header = Header(index, method, layer, volume, Proto.VoxelType.Float32, 1, 0, 0, 0);
                 header.Streaming = true;
                 header.FirstSlice = _rangeStart;
                 header.SliceCount = _rangeEnd - _rangeStart;
@@ -55,9 +53,9 @@ internal sealed class HeatmapStreamer(
         var until = Math.Min(final.Count, _rangeEnd);
         if (until > _sent)
         {
-            for (var m = 0; m < methods.Count; m++)
+            foreach (var (index, _, _, volume) in Each(final.Layers))
             {
-                await SendSlabs(SlabStreaming.Raw(final.Heatmaps[methods[m]], firstIndex + m, chunkBytes, new Range(_sent, until))).ConfigureAwait(false);
+                await SendSlabs(SlabStreaming.Raw(volume, index, chunkBytes, new Range(_sent, until))).ConfigureAwait(false);
             }
 
             _sent = until;
@@ -67,10 +65,8 @@ internal sealed class HeatmapStreamer(
     /// <summary>Sends what is left of the run's heatmaps, their final ranges and metrics.</summary>
     public async Task FinishAsync(VolumeCamResult result)
     {
-        for (var m = 0; m < methods.Count; m++)
+        foreach (var (index, layer, method, heatmap) in Each(result.ByLayer))
         {
-            var index = firstIndex + m;
-            var heatmap = result.Heatmaps[methods[m]];
             var (min, max) = SlabStreaming.ValueRange(heatmap);
             if (Streaming)
             {
@@ -83,7 +79,7 @@ internal sealed class HeatmapStreamer(
                 var quantise = output == Proto.OutputType.Uint8;
                 var scale = quantise ? (max > min ? (max - min) / 255 : 0) : 1;
                 var offset = quantise ? min : 0;
-                var header = Header(index, methods[m], result.Layer, heatmap, quantise ? Proto.VoxelType.Uint8 : Proto.VoxelType.Float32, scale, offset, min, max);
+                var header = Header(index, method, layer, heatmap, quantise ? Proto.VoxelType.Uint8 : Proto.VoxelType.Float32, scale, offset, min, max);
                 header.FirstSlice = first;
                 header.SliceCount = count;
                 await Write(new Proto.ComputeCamResponse { Heatmap = header }).ConfigureAwait(false);
@@ -109,6 +105,18 @@ internal sealed class HeatmapStreamer(
         if (Streaming)
         {
             _sent = _rangeEnd;
+        }
+    }
+
+    // Every heatmap with its response index: layer-major, then the request's method order.
+    private IEnumerable<(int Index, string Layer, CamMethod Method, Volume Volume)> Each(IReadOnlyList<LayerHeatmaps> layers)
+    {
+        for (var l = 0; l < layers.Count; l++)
+        {
+            for (var m = 0; m < methods.Count; m++)
+            {
+                yield return ((l * methods.Count) + m, layers[l].Layer, methods[m], layers[l].Heatmaps[methods[m]]);
+            }
         }
     }
 

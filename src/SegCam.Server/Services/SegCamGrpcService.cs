@@ -190,7 +190,7 @@ internal sealed class SegCamGrpcService(
             ? request.OutputType
             : throw new InvalidRequestException($"output_type is {request.OutputType}; allowed: FLOAT32, UINT8");
         var layers = CamRequestMapping.Layers(request.Layers);
-        var requests = layers.Select(l => CamRequestMapping.ToRequest(request, entry.Card, pixelSet, methods, l)).ToList();
+        var run = CamRequestMapping.ToRequest(request, entry.Card, pixelSet, methods, layers);
         CamRequestMapping.CheckResultSize(methods.Count, layers.Count, image.Geometry.Size.Voxels, pixelSet.IsPredictedRegion, options.MaxResultBytes);
 
         var progress = new ProgressStream();
@@ -199,28 +199,24 @@ internal sealed class SegCamGrpcService(
         using var slot = await EnterQueue(Write, token).ConfigureAwait(false);
         var queued = clock.Elapsed;
         var pipeline = entry.Pipeline(engine.Engine);
-        var summary = new Proto.ComputeCamSummary { ExecutionProvider = engine.Provider };
-        var index = 0;
-        foreach (var r in requests)
+        // Every layer and method comes from the same engine runs (one forward and backward per batch). Slices stream
+        // as they finish when the pipeline can say so (2-D along k, no normalisation) and the output needs no global
+        // range (float32); otherwise the heatmaps follow the run.
+        var range = SliceRangeAlongK(run, image, entry.Card);
+        var streams = range is not null && output == Proto.OutputType.Float32;
+        var streamer = new HeatmapStreamer(responseStream, metrics, methods, output, chunk, truth, token);
+        var result = await progress.RunAsync(() => pipeline.Run(image, streams ? run with { FinalSlices = progress } : run, progress, token), Write, streams ? f => streamer.OnFinalAsync(f, range!.Value) : null, token).ConfigureAwait(false);
+        await streamer.FinishAsync(result).ConfigureAwait(false);
+        var summary = new Proto.ComputeCamSummary
         {
-            // Slices stream as they finish when the pipeline can say so (2-D along k, no normalisation) and the
-            // output needs no global range (float32); otherwise the heatmaps follow the run.
-            var range = SliceRangeAlongK(r, image, entry.Card);
-            var streamer = new HeatmapStreamer(responseStream, metrics, methods, index, output, chunk, truth, token);
-            var streams = range is not null && output == Proto.OutputType.Float32;
-            var run = streams ? r with { FinalSlices = progress } : r;
-            var result = await progress.RunAsync(() => pipeline.Run(image, run, progress, token), Write, streams ? f => streamer.OnFinalAsync(f, range!.Value) : null, token).ConfigureAwait(false);
-            await streamer.FinishAsync(result).ConfigureAwait(false);
-            summary.Layers.Add(result.Layer);
-            summary.UnitsComputed += result.SlicesComputed;
-            summary.UnitsSkipped += result.SlicesSkipped;
-            summary.PixelSetVoxels = result.PixelSetVoxels;
-            index += methods.Count;
-            progress = new ProgressStream();
-        }
-
+            ExecutionProvider = engine.Provider,
+            UnitsComputed = result.SlicesComputed,
+            UnitsSkipped = result.SlicesSkipped,
+            PixelSetVoxels = result.PixelSetVoxels,
+        };
+        summary.Layers.Add(result.ByLayer.Select(l => l.Layer));
         var computed = clock.Elapsed - queued;
-        Log.CamComputed(logger, entry.Card.Id, requests[0].Class, string.Join(",", methods.Select(m => m.Id())), string.Join(",", summary.Layers), summary.UnitsComputed, summary.PixelSetVoxels, computed.TotalSeconds);
+        Log.CamComputed(logger, entry.Card.Id, run.Class, string.Join(",", methods.Select(m => m.Id())), string.Join(",", summary.Layers), summary.UnitsComputed, summary.PixelSetVoxels, computed.TotalSeconds);
         summary.Timings = Timings(queued, computed, clock.Elapsed);
         await responseStream.WriteAsync(new Proto.ComputeCamResponse { Summary = summary }, token).ConfigureAwait(false);
     }
