@@ -58,6 +58,27 @@ public sealed class CliRemoteTests : IDisposable
     }
 
     [Fact]
+    public async Task The_demo_through_a_server_writes_what_the_in_process_demo_writes()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var remote = await Run("demo", "--out", Path.Combine(_dir, "remote"), "--seed", "7", "--server", server.Address.ToString());
+        Assert.True(remote.Code == 0, remote.Err);
+        Assert.Contains("computed on", remote.Out, StringComparison.Ordinal);
+        var local = await Run("demo", "--out", Path.Combine(_dir, "local"), "--seed", "7");
+        Assert.True(local.Code == 0, local.Err);
+        foreach (var file in new[] { "segmentation.nii.gz", "seg-hires-grad-cam.nii.gz", "seg-grad-cam.nrrd" })
+        {
+            var a = VolumeFile.Read(Path.Combine(_dir, "remote", file), cancellationToken: TestContext.Current.CancellationToken);
+            var b = VolumeFile.Read(Path.Combine(_dir, "local", file), cancellationToken: TestContext.Current.CancellationToken);
+            Assert.True(a.ContentEquals(b), file);
+        }
+
+        Assert.Equal(
+            await File.ReadAllTextAsync(Path.Combine(_dir, "local", "metrics.json"), TestContext.Current.CancellationToken),
+            await File.ReadAllTextAsync(Path.Combine(_dir, "remote", "metrics.json"), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
     public async Task Server_errors_reach_the_cli_as_exit_codes_with_the_servers_message()
     {
         await using var server = await RunningServer.StartAsync(o => o with { ApiKey = "cli-key" });

@@ -27,41 +27,36 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Phantom seed", DefaultValueFactory = _ => 2026 };
         var model = new Option<string>("--model") { Description = "2-D model (path or id) with a card naming a 'tumour' class", DefaultValueFactory = _ => "demo-unet2d" };
         var device = CommonOptions.Device();
-        var command = new Command("demo", "Run the demo: phantom CT → segmentation → tumour CAMs → heatmaps, montage and metrics") { output, seed, model, device };
+        var server = CommonOptions.Server();
+        var apiKeyFile = CommonOptions.ApiKeyFile();
+        var command = new Command("demo", "Run the demo: phantom CT → segmentation → tumour CAMs → heatmaps, montage and metrics") { output, seed, model, device, server, apiKeyFile };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dir = parse.GetValue(output)!;
             dir.Create();
             string Out(string name) => Path.Combine(dir.FullName, name);
-            var (m, card) = ModelLocator.Load(parse.GetValue(model)!);
-            var tumour = card.ClassIndex("tumour");
             var (ct, truth) = AbdominalPhantom.Generate(new PhantomOptions { TumourProbability = 1 }, parse.GetValue(seed), cancellationToken);
             VolumeFile.Write(ct, Out("ct.nii.gz"), cancellationToken);
             VolumeFile.Write(truth, Out("labels-truth.nii.gz"), cancellationToken);
             await stdout.WriteLineAsync($"phantom (seed {parse.GetValue(seed)}): {ct.Geometry.Size} voxels, spacing {ct.Geometry.Spacing} mm").ConfigureAwait(false);
 
-            using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
-            var pipeline = VolumePipelines.For(engine, m, card);
-            var progress = ProgressPrinter.To(stderr);
-            var request = new VolumeCamRequest
+            var card = ModelLocator.Load(parse.GetValue(model)!).Card;
+            var tumour = card.ClassIndex("tumour");
+            DemoExplanation result;
+            if (parse.GetValue(server) is { } url)
             {
-                Class = tumour,
-                PixelSet = VolumePixelSet.Predicted(),
-                Methods = [CamMethod.SegHiResGradCam, CamMethod.SegGradCam],
-                Normalization = CamNormalization.Max,
-                NormalizationScope = NormalizationScope.Volume,
-            };
-            var result = pipeline.Run(ct, request, progress, cancellationToken);
-            var pixelSet = "the model's predicted tumour";
-            if (result.SlicesComputed == 0)
+                using var client = CommonOptions.Connect(url, parse.GetValue(apiKeyFile));
+                result = await DemoExplanation.RemoteAsync(client, card.Id, ct, truth, new RemoteProgress(stderr), cancellationToken).ConfigureAwait(false);
+                await stdout.WriteLineAsync($"computed on {url}").ConfigureAwait(false);
+            }
+            else
             {
-                // The model found no tumour: explain the tumour score over the ground-truth tumour instead, and say so.
-                pixelSet = "the ground-truth tumour (the model predicted none)";
-                var segmentation = result.Segmentation;
-                result = pipeline.Run(ct, request with { PixelSet = VolumePixelSet.Label(truth, AbdominalPhantom.Tumour) }, progress, cancellationToken) with { Segmentation = segmentation };
+                using var engine = new CamEngine(CommonOptions.ParseDevice(parse.GetValue(device)!), msg => stderr.WriteLine($"segcam: {msg}"));
+                result = DemoExplanation.Local(engine, parse.GetValue(model)!, tumour, ct, truth, ProgressPrinter.To(stderr), cancellationToken);
             }
 
-            VolumeFile.Write(result.Segmentation!, Out("segmentation.nii.gz"), cancellationToken);
+            var pixelSet = result.PixelSet;
+            VolumeFile.Write(result.Segmentation, Out("segmentation.nii.gz"), cancellationToken);
             var tumourMask = VolumeMasks.Equal(truth, AbdominalPhantom.Tumour);
             var rows = new List<Dictionary<string, object?>>();
             foreach (var (method, heatmap) in result.Heatmaps)
@@ -83,13 +78,13 @@ internal static class DemoCommand
             await File.WriteAllBytesAsync(Out("montage.png"), png, cancellationToken).ConfigureAwait(false);
             var dice = new Dictionary<string, double?>
             {
-                ["kidney"] = SegmentationDice(result.Segmentation!, truth, AbdominalPhantom.Kidney),
-                ["tumour"] = SegmentationDice(result.Segmentation!, truth, AbdominalPhantom.Tumour),
+                ["kidney"] = SegmentationDice(result.Segmentation, truth, AbdominalPhantom.Kidney),
+                ["tumour"] = SegmentationDice(result.Segmentation, truth, AbdominalPhantom.Tumour),
             };
             await File.WriteAllTextAsync(Out("metrics.json"), JsonSerializer.Serialize(new { pixel_set = pixelSet, layer = result.Layer, segmentation_dice = dice, heatmaps = rows }, Indented), cancellationToken).ConfigureAwait(false);
 
             await stdout.WriteLineAsync($"segmentation Dice vs ground truth: kidney {F(dice["kidney"])}, tumour {F(dice["tumour"])}").ConfigureAwait(false);
-            await stdout.WriteLineAsync($"explained: class '{card.Classes[tumour]}' over {pixelSet}, layer {result.Layer}; {result.SlicesComputed} {(card.Dimensionality == 3 ? "patches" : "slices")} computed, {result.SlicesSkipped} skipped").ConfigureAwait(false);
+            await stdout.WriteLineAsync($"explained: class '{card.Classes[tumour]}' over {pixelSet}, layer {result.Layer}; {result.Computed} {(card.Dimensionality == 3 ? "patches" : "slices")} computed, {result.Skipped} skipped").ConfigureAwait(false);
             await stdout.WriteLineAsync($"{"heatmap vs ground-truth tumour",-32} {"energy inside",14} {"mean Dice",10} {"AUPRC",8}").ConfigureAwait(false);
             foreach (var row in rows)
             {
