@@ -227,7 +227,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
                     wanted[indices[n]] |= best == cls;
                 }
 
-                PlaneResampler.Nearest(labels, height, width, back, plane.Rows, plane.Columns);
+                PlaneResampler.Nearest<byte>(labels, height, width, back, plane.Rows, plane.Columns);
                 plane.Insert(segmentation, indices[n], back);
                 count += back.AsSpan().Count((byte)cls);
             }
@@ -281,11 +281,23 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             }, cancellationToken);
             for (var l = 0; l < layers.Length; l++)
             {
+                // Input resolution: [batch, height, width]; activation resolution: the layer's own [batch, h', w'].
+                var (mapRows, mapColumns) = ((int)result.Layers[l].MapShape[1], (int)result.Layers[l].MapShape[2]);
+                var mapPixels = mapRows * mapColumns;
                 foreach (var (method, map) in result.Layers[l].Maps)
                 {
                     for (var n = 0; n < indices.Length; n++)
                     {
-                        PlaneResampler.Bilinear(map.AsSpan(n * pixels, pixels), height, width, back, plane.Rows, plane.Columns);
+                        var item = map.AsSpan(n * mapPixels, mapPixels);
+                        if (request.Resolution == CamResolution.Activation)
+                        {
+                            PlaneResampler.Nearest<float>(item, mapRows, mapColumns, back, plane.Rows, plane.Columns);
+                        }
+                        else
+                        {
+                            PlaneResampler.Bilinear(item, mapRows, mapColumns, back, plane.Rows, plane.Columns);
+                        }
+
                         plane.Insert(heatmaps[l][method], indices[n], back);
                     }
                 }

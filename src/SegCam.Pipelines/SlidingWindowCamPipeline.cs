@@ -93,6 +93,7 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
         var voxels = grid.Patch.Voxels;
         var x = new float[batch * voxels];
         var m = new bool[batch * voxels];
+        var blocks = request.Resolution == CamResolution.Activation ? new float[voxels] : [];
         for (var start = 0; start < patches.Length; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -116,11 +117,21 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
             }, cancellationToken);
             for (var l = 0; l < layers.Length; l++)
             {
+                // Activation resolution: the layer's [d', h', w'] map, spread over the patch as blocks before blending.
+                var s = result.Layers[l].MapShape;
+                var mapVoxels = (int)(s[1] * s[2] * s[3]);
                 foreach (var (method, map) in result.Layers[l].Maps)
                 {
                     for (var n = 0; n < chunk.Length; n++)
                     {
-                        grid.AccumulateWeighted(map.AsSpan(n * voxels, voxels), chunk[n], heatmaps[l][method]);
+                        var item = map.AsSpan(n * mapVoxels, mapVoxels);
+                        if (request.Resolution == CamResolution.Activation)
+                        {
+                            PlaneResampler.Nearest3D(item, (int)s[1], (int)s[2], (int)s[3], blocks, grid.Patch.D, grid.Patch.H, grid.Patch.W);
+                            item = blocks;
+                        }
+
+                        grid.AccumulateWeighted(item, chunk[n], heatmaps[l][method]);
                     }
                 }
             }

@@ -41,6 +41,13 @@ public sealed record VolumeCamRequest
     /// <summary>Logits or probabilities.</summary>
     public CamTarget Target { get; init; } = CamTarget.Logits;
 
+    /// <summary>
+    /// Input (default): maps interpolated bilinearly/trilinearly to the model input grid, then resampled to the image.
+    /// Activation: maps kept at the target layer's own grid and shown on the image grid as blocks (nearest), i.e. what
+    /// the layer actually resolves — the coarse look of Seg-Grad CAM the paper contrasts with Seg-HiRes-Grad CAM.
+    /// </summary>
+    public CamResolution Resolution { get; init; } = CamResolution.Input;
+
     /// <summary>ReLU on the map.</summary>
     public bool Relu { get; init; } = true;
 
@@ -84,7 +91,7 @@ public sealed record VolumeCamRequest
         Methods = Methods,
         Target = Target,
         Relu = Relu,
-        Resolution = CamResolution.Input,
+        Resolution = Resolution,
         Normalization = CamNormalization.None,
         XResWindow = XResWindow,
         XResPool = XResPool,

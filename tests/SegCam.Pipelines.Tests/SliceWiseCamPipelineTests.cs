@@ -114,6 +114,49 @@ public sealed class SliceWiseCamPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Activation_resolution_shows_the_layers_own_grid_as_blocks_on_the_image()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = Image(40, 48, 3);
+        var labels = Blob(image.Geometry, 1, 1);
+        var result = new SliceWiseCamPipeline(_engine, UNet, Card).Run(image, new VolumeCamRequest
+        {
+            Class = 1,
+            PixelSet = VolumePixelSet.Label(labels, 1),
+            Methods = [CamMethod.SegGradCam],
+            Resolution = CamResolution.Activation,
+        }, cancellationToken: ct);
+
+        var mask = new bool[48 * 40];
+        for (var p = 0; p < mask.Length; p++)
+        {
+            mask[p] = labels.Slice<byte>(1)[p] == 1;
+        }
+
+        var direct = _engine.Compute(UNet, new CamRequest
+        {
+            Input = image.Slice<float>(1).ToArray(),
+            InputShape = [1, 1, 48, 40],
+            Class = 1,
+            PixelSet = PixelSet.FromMask(mask, [48, 40]),
+            Layer = "bottleneck",
+            Options = new CamOptions { Methods = [CamMethod.SegGradCam], Resolution = CamResolution.Activation },
+        }, ct);
+        var (rows, columns) = ((int)direct.MapShape[1], (int)direct.MapShape[2]);
+        Assert.True(rows < 48 && columns < 40, "the bottleneck grid is coarser than the image");
+        var blocks = new float[48 * 40];
+        for (var y = 0; y < 48; y++)
+        {
+            for (var x = 0; x < 40; x++)
+            {
+                blocks[(y * 40) + x] = direct.Maps[CamMethod.SegGradCam][((y / (48 / rows)) * columns) + (x / (40 / columns))];
+            }
+        }
+
+        AssertClose(blocks, result.Heatmaps[CamMethod.SegGradCam].Slice<float>(1).ToArray(), "activation-grid blocks");
+    }
+
+    [Fact]
     public void Slices_of_another_size_are_resampled_to_the_model_grid_and_back()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -61,6 +61,33 @@ public sealed class SlidingWindowCamPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Activation_resolution_spreads_the_layers_grid_over_the_patch_as_blocks()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var image = Image(24, 20, 16);
+        var result = new SlidingWindowCamPipeline(_engine, UNet3d, Card).Run(image, new VolumeCamRequest
+        {
+            Class = 1,
+            PixelSet = VolumePixelSet.Box((6, 5, 4), (15, 14, 10)),
+            Methods = [CamMethod.SegGradCam],
+            Resolution = CamResolution.Activation,
+        }, cancellationToken: ct);
+        var direct = _engine.Compute(UNet3d, new CamRequest
+        {
+            Input = Flat(image),
+            InputShape = [1, 1, 16, 20, 24],
+            Class = 1,
+            PixelSet = PixelSet.Box([4, 5, 6], [10, 14, 15]),
+            Options = new CamOptions { Methods = [CamMethod.SegGradCam], Resolution = CamResolution.Activation },
+        }, ct);
+        var s = direct.MapShape;
+        Assert.True(s[1] < 16 && s[2] < 20 && s[3] < 24, "the target layer's grid is coarser than the patch");
+        var blocks = new float[16 * 20 * 24];
+        Slicing.PlaneResampler.Nearest3D(direct.Maps[CamMethod.SegGradCam], (int)s[1], (int)s[2], (int)s[3], blocks, 16, 20, 24);
+        SliceWiseCamPipelineTests.AssertClose(blocks, Flat(result.Heatmaps[CamMethod.SegGradCam]), "activation-grid blocks");
+    }
+
+    [Fact]
     public void Several_layers_from_the_same_runs_equal_each_layer_explained_alone()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -152,7 +152,7 @@ public sealed class ComputeCamTests
         box.Max.Add([40, 30, 5]);
         var request = Request(id, "demo-unet2d", "1", new Proto.PixelSet { Box = box }, "seg-xres-cam");
         request.Layers.Add(["bottleneck", "decoder level 1"]);
-        request.Options = new Proto.CamOptions { Relu = false, Normalization = Proto.Normalization.Minmax, NormalizationScope = Proto.NormalizationScope.Slice, XresWindow = 3, XresPool = Proto.XResPool.Max, BatchSize = 3 };
+        request.Options = new Proto.CamOptions { Relu = false, Normalization = Proto.Normalization.Minmax, NormalizationScope = Proto.NormalizationScope.Slice, XresWindow = 3, XresPool = Proto.XResPool.Max, BatchSize = 3, Resolution = Proto.Resolution.Activation };
         var floats = await client.ComputeCamAsync(request, cancellationToken: ct);
         request.OutputType = Proto.OutputType.Uint8;
         var bytes = await client.ComputeCamAsync(request, cancellationToken: ct);
@@ -173,6 +173,7 @@ public sealed class ComputeCamTests
             XResWindow = 3,
             XResPool = XResPool.Max,
             BatchSize = 3,
+            Resolution = CamResolution.Activation,
         }, cancellationToken: ct);
         for (var n = 0; n < 2; n++)
         {

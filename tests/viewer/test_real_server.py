@@ -280,6 +280,18 @@ def test_ground_truth_metrics_and_options(client, volume_id):
         assert abs(float(heat.array.max()) - 1.0) < 1e-6  # normalised by the maximum
 
 
+def test_activation_resolution_gives_blocks_of_the_layer_grid(client, volume_id):
+    box = PixelSet.box((10, 8, 0), (40, 32, 6))
+    smooth = client.compute_cam(volume_id, "demo-unet2d", "kidney", box, methods="seg-grad-cam").heatmaps[0].array
+    blocks = client.compute_cam(volume_id, "demo-unet2d", "kidney", box, methods="seg-grad-cam",
+                                options=CamOptions(resolution="activation")).heatmaps[0].array
+    k = int(np.argmax(blocks.reshape(blocks.shape[0], -1).max(axis=1)))
+    # The bottleneck of a 48x40 slice is 8x fewer pixels per axis: far fewer distinct values than the smooth map.
+    assert 1 < len(np.unique(blocks[k])) < len(np.unique(smooth[k])) / 4
+    with pytest.raises(SegCamError):
+        CamOptions(resolution="sub-pixel")
+
+
 def test_segment(client, volume_id):
     # The Segment stream carries no geometry: a volume id uploaded by another client needs its grid passed along.
     labels = client.segment((volume_id, GEOMETRY), "demo-unet2d")

@@ -72,8 +72,8 @@ internal static class PlaneResampler
         return any;
     }
 
-    /// <summary>Nearest-neighbour (half-pixel centres) for label maps.</summary>
-    public static void Nearest(ReadOnlySpan<byte> source, int rows, int columns, Span<byte> target, int targetRows, int targetColumns)
+    /// <summary>Nearest-neighbour (half-pixel centres) for label maps, and for maps shown at their own (coarser) grid.</summary>
+    public static void Nearest<T>(ReadOnlySpan<T> source, int rows, int columns, Span<T> target, int targetRows, int targetColumns)
     {
         for (var y = 0; y < targetRows; y++)
         {
@@ -83,6 +83,16 @@ internal static class PlaneResampler
                 var c = Math.Min(columns - 1, (int)((x + 0.5) * columns / targetColumns));
                 target[(y * targetColumns) + x] = source[(r * columns) + c];
             }
+        }
+    }
+
+    /// <summary>Nearest-neighbour (half-voxel centres) from a [d, h, w] grid to a [D, H, W] grid.</summary>
+    public static void Nearest3D(ReadOnlySpan<float> source, int d, int h, int w, Span<float> target, int depth, int height, int width)
+    {
+        for (var z = 0; z < depth; z++)
+        {
+            var sz = Math.Min(d - 1, (int)((z + 0.5) * d / depth));
+            Nearest(source.Slice(sz * h * w, h * w), h, w, target.Slice(z * height * width, height * width), height, width);
         }
     }
 }

@@ -63,6 +63,12 @@ internal static class CamRequestMapping
                 _ => throw Unknown("options.xres_pool", options.XresPool, "MEAN, MAX"),
             },
             BatchSize = Batch(options.BatchSize, "options.batch_size"),
+            Resolution = options.Resolution switch
+            {
+                Proto.Resolution.Input => CamResolution.Input,
+                Proto.Resolution.Activation => CamResolution.Activation,
+                _ => throw Unknown("options.resolution", options.Resolution, "INPUT, ACTIVATION"),
+            },
             Axis = string.IsNullOrEmpty(request.Slices?.Axis) ? null : Axis(request.Slices.Axis),
             Slices = SliceRange(request.Slices),
         };

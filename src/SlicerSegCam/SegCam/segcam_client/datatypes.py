@@ -173,12 +173,14 @@ class CamOptions:
     xres_window: int = 0
     xres_pool: str = "mean"
     batch_size: int = 0
+    resolution: str = "input"  # "activation": the layer's own grid, shown as blocks
 
     _NORMALIZATION = {"none": 0, "max": 1, "minmax": 2}
     _SCOPE = {"volume": 0, "slice": 1}
     _TARGET = {"logits": 0, "probabilities": 1}
     _PRECISION = {"float32": 0, "float64": 1}
     _POOL = {"mean": 0, "max": 1}
+    _RESOLUTION = {"input": 0, "activation": 1}
 
     def __post_init__(self) -> None:
         _choice(self.normalization, "options.normalization", tuple(self._NORMALIZATION))
@@ -186,6 +188,7 @@ class CamOptions:
         _choice(self.target, "options.target", tuple(self._TARGET))
         _choice(self.precision, "options.precision", tuple(self._PRECISION))
         _choice(self.xres_pool, "options.xres_pool", tuple(self._POOL))
+        _choice(self.resolution, "options.resolution", tuple(self._RESOLUTION))
         if not isinstance(self.relu, bool):
             raise InvalidInputError(f"options.relu must be True or False; got {self.relu!r}")
         if int(self.xres_window) < 0:
@@ -214,7 +217,7 @@ class CamOptions:
                              normalization_scope=self._SCOPE[self.normalization_scope],
                              target=self._TARGET[self.target], precision=self._PRECISION[self.precision],
                              xres_window=int(self.xres_window), xres_pool=self._POOL[self.xres_pool],
-                             batch_size=int(self.batch_size))
+                             batch_size=int(self.batch_size), resolution=self._RESOLUTION[self.resolution])
 
 
 # ---- stream events ---------------------------------------------------------------------------------------------
