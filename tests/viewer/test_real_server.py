@@ -280,6 +280,20 @@ def test_ground_truth_metrics_and_options(client, volume_id):
         assert abs(float(heat.array.max()) - 1.0) < 1e-6  # normalised by the maximum
 
 
+def test_a_fragmented_mask_too_big_for_a_message_goes_as_a_label_map(server):
+    grid = Geometry((128, 96, 4), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    ct = (np.random.default_rng(3).random(grid.shape) * 300 - 50).astype(np.float32)
+    checker = (np.indices(grid.shape).sum(axis=0) % 2).astype(bool)  # every other voxel: one run per voxel
+    with SegCamClient(server.endpoint, max_message_bytes=64 * 1024) as small:
+        assert PixelSet.mask(checker).encoded_size() > small.max_message_bytes  # would not fit one request
+        vid = small.upload_volume(ct, grid).volume_id
+        via_mask = small.compute_cam(vid, "demo-unet2d", "kidney", PixelSet.mask(checker), methods="seg-grad-cam")
+        label_id = small.upload_volume(checker.astype(np.uint8), grid).volume_id
+        via_label = small.compute_cam(vid, "demo-unet2d", "kidney", PixelSet.label(label_id, 1), methods="seg-grad-cam")
+    assert via_mask.complete and np.array_equal(via_mask.heatmaps[0].array, via_label.heatmaps[0].array)
+    assert via_mask.heatmaps[0].array.max() > 0
+
+
 def test_activation_resolution_gives_blocks_of_the_layer_grid(client, volume_id):
     box = PixelSet.box((10, 8, 0), (40, 32, 6))
     smooth = client.compute_cam(volume_id, "demo-unet2d", "kidney", box, methods="seg-grad-cam").heatmaps[0].array

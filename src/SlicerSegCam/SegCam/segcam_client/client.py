@@ -187,6 +187,13 @@ class SegCamClient:
                                     f"{FRAMING_BYTES} bytes of framing")
         return value
 
+    def _receive_chunk(self, chunk_bytes: int) -> int:
+        """The slab size to ask for: the caller's, else the server's default (0) unless this client receives less."""
+        value = self._check_chunk(chunk_bytes, allow_zero=True)
+        if value == 0 and self.max_message_bytes - FRAMING_BYTES < (1 << 20):
+            return self.max_message_bytes - FRAMING_BYTES  # the server's default slabs (1 MiB) would not fit
+        return value
+
     def _volume_source(self, volume) -> tuple:
         """(VolumeSource, Geometry or None) of a volume id, (volume_id, geometry) or (array, geometry)."""
         if isinstance(volume, str):
@@ -227,9 +234,11 @@ class SegCamClient:
         response, _ = self._unary(self._stub.ListModels, pb.ListModelsRequest(), timeout)
         return [ModelInfo.from_proto(m) for m in response.models]
 
-    def upload_volume(self, array, geometry: Geometry, name: str | None = None, chunk_bytes: int = 1 << 20,
+    def upload_volume(self, array, geometry: Geometry, name: str | None = None, chunk_bytes: int | None = None,
                       timeout: float | None = None) -> UploadResult:
         """Uploads a (K, J, I) array on ``geometry``; returns its volume id (identical content → same id).
+
+        ``chunk_bytes`` defaults to 1 MiB, or less when ``max_message_bytes`` is smaller.
 
         ``name`` is stored as a display name only; never pass patient or node names (docs/VIEWER.md §4).
         """
@@ -238,7 +247,8 @@ class SegCamClient:
         a = np.asarray(array)
         geometry.check_array(a, "volume array")
         voxel_type = voxel_type_of(a.dtype)
-        chunk = self._check_chunk(chunk_bytes, allow_zero=False)
+        default = min(1 << 20, self.max_message_bytes - FRAMING_BYTES)
+        chunk = self._check_chunk(default if chunk_bytes is None else chunk_bytes, allow_zero=False)
         data = to_wire(a)
         header = pb.VolumeHeader(geometry=geometry.to_proto(pb.VolumeGeometry), voxel_type=voxel_type,
                                  name=name or "")
@@ -291,7 +301,8 @@ class SegCamClient:
         source, geometry = self._volume_source(volume)
         if not 0 <= int(batch_size) <= 256:
             raise InvalidInputError(f"batch_size must be 0 (server default) to 256; got {batch_size}")
-        request = pb.SegmentRequest(volume=source, model=model, batch_size=int(batch_size))
+        request = pb.SegmentRequest(volume=source, model=model, batch_size=int(batch_size),
+                                    chunk_bytes=self._receive_chunk(0))
         call = self._stub.Segment(request, timeout=timeout, metadata=self._metadata(),
                                   compression=self._compression)
         labels = None
@@ -353,6 +364,9 @@ class SegCamClient:
             if not isinstance(ground_truth, PixelSet):
                 raise InvalidInputError(f"ground_truth must be a PixelSet or None; got {type(ground_truth).__name__}")
             ground_truth.validate_for(geometry, "ground truth")
+        pixel_set = self._compact(pixel_set, geometry, timeout)
+        if ground_truth is not None:
+            ground_truth = self._compact(ground_truth, geometry, timeout)
         if isinstance(target_class, (int, np.integer)) and not isinstance(target_class, bool):
             target = str(int(target_class))
         elif isinstance(target_class, str) and target_class.strip():
@@ -366,7 +380,7 @@ class SegCamClient:
             volume=source, model=model, layers=_names(layers, "layers"), target_class=target,
             methods=_names(methods, "methods"), pixel_set=pixel_set.to_proto(pb),
             options=CamOptions.coerce(options).to_proto(pb), output_type=_OUTPUT_TYPES[output_type],
-            chunk_bytes=self._check_chunk(chunk_bytes, allow_zero=True))
+            chunk_bytes=self._receive_chunk(chunk_bytes))
         if selection is not None:
             request.slices.CopyFrom(selection.to_proto(pb))
         if ground_truth is not None:
@@ -374,6 +388,15 @@ class SegCamClient:
         call = self._stub.ComputeCam(request, timeout=timeout, metadata=self._metadata(),
                                      compression=self._compression)
         return CamJob(call, geometry, self.endpoint.target, timeout)
+
+    def _compact(self, pixel_set: PixelSet, geometry: Geometry | None, timeout: float | None) -> PixelSet:
+        """A mask whose runs would take more than a quarter of a message is uploaded as a label map instead."""
+        if pixel_set.kind != "runs" or geometry is None or pixel_set.encoded_size() <= self.max_message_bytes // 4:
+            return pixel_set
+        _LOG.info("pixel-set mask too fragmented for one message (%d bytes of runs); uploading it as a label map",
+                  pixel_set.encoded_size())
+        upload = self.upload_volume(pixel_set.as_mask(), geometry, timeout=timeout)
+        return PixelSet.label(upload.volume_id, 1)
 
     def compute_cam(self, volume, model: str, target_class, pixel_set: PixelSet, methods=None, layers=None,
                     slices=None, options=None, output_type: str = "float32", ground_truth: PixelSet | None = None,

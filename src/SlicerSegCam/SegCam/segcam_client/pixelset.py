@@ -95,6 +95,20 @@ class PixelSet:
 
     # ---- use ---------------------------------------------------------------------------------------------------
 
+    def encoded_size(self) -> int:
+        """Bytes of the request field (exact protobuf size of the encoding)."""
+        from ._gen import segcam_pb2 as pb
+        return self.to_proto(pb).ByteSize()
+
+    def as_mask(self) -> np.ndarray:
+        """The uint8 (K, J, I) mask of a "runs" set (1 inside)."""
+        if self.kind != "runs":
+            raise InvalidInputError(f"only a mask pixel set can be turned back into a mask; this one is {self.kind}")
+        flat = np.zeros(int(np.prod(self.shape)), dtype=np.uint8)
+        for start, length in zip(self._fields["starts"], self._fields["lengths"]):
+            flat[start:start + length] = 1
+        return flat.reshape(self.shape)
+
     def validate_for(self, geometry: Geometry | None, what: str = "pixel set") -> None:
         """Raises InvalidInputError when the set does not fit the image grid (when the grid is known)."""
         if geometry is None:
