@@ -75,6 +75,13 @@ public sealed class SessionOptionsFactory
 
         options.GraphOptimizationLevel = level;
         options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+        if (Environment.GetEnvironmentVariable("SEGCAM_ORT_PROFILE") is { Length: > 0 } prefix)
+        {
+            // Diagnostics: ORT writes a chrome://tracing JSON per session (PREFIX_<date>.json) with every kernel's time.
+            options.ProfileOutputPathPrefix = prefix; // before EnableProfiling, which reads it
+            options.EnableProfiling = true;
+        }
+
         return options;
     }
 }
