@@ -49,7 +49,24 @@ def block3d(cin, cout):
                          nn.Conv3d(cout, cout, 3, padding=1), nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01, inplace=True))
 
 
-class UNet3d(nn.Module):
+class UNet(nn.Module):
+    """The U-Net forward pass shared by both demo models: encoder levels (max-pooled by 2), a bottleneck, decoder
+    levels on up-convolution + skip concatenation, a 1x1 head. Subclasses build enc, bottleneck, up, dec, head."""
+
+    def forward(self, x):
+        pool = F.max_pool3d if x.dim() == 5 else F.max_pool2d
+        skips = []
+        for e in self.enc:
+            x = e(x)
+            skips.append(x)
+            x = pool(x, 2)
+        x = self.bottleneck(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            x = dec(torch.cat([up(x), skip], 1))
+        return self.head(x)
+
+
+class UNet3d(UNet):
     """nnU-Net style: 2 encoder levels, a bottleneck, 2 decoder levels; InstanceNorm + LeakyReLU; input multiples of 4."""
 
     def __init__(self, widths=(6, 12, 24), classes=3):
@@ -60,19 +77,9 @@ class UNet3d(nn.Module):
         self.dec = nn.ModuleList([block3d(2 * widths[1], widths[1]), block3d(2 * widths[0], widths[0])])
         self.head = nn.Conv3d(widths[0], classes, 1)
 
-    def forward(self, x):
-        skips = []
-        for e in self.enc:
-            x = e(x)
-            skips.append(x)
-            x = F.max_pool3d(x, 2)
-        x = self.bottleneck(x)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            x = dec(torch.cat([up(x), skip], 1))
-        return self.head(x)
 
 
-class UNet2d(nn.Module):
+class UNet2d(UNet):
     """3 encoder levels, a bottleneck, 3 decoder levels with skip concatenations (input sizes: multiples of 8)."""
 
     def __init__(self, widths=(8, 16, 32, 64), classes=3):
@@ -83,16 +90,6 @@ class UNet2d(nn.Module):
         self.dec = nn.ModuleList([block(2 * widths[i], widths[i]) for i in (2, 1, 0)])
         self.head = nn.Conv2d(widths[0], classes, 1)
 
-    def forward(self, x):
-        skips = []
-        for e in self.enc:
-            x = e(x)
-            skips.append(x)
-            x = F.max_pool2d(x, 2)
-        x = self.bottleneck(x)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
-            x = dec(torch.cat([up(x), skip], 1))
-        return self.head(x)
 
 
 def dice_loss(logits, target):

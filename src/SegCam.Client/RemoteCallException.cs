@@ -13,7 +13,7 @@ public sealed class RemoteCallException : SegCamException
     {
         ArgumentNullException.ThrowIfNull(inner);
         Status = inner.StatusCode;
-        RequestId = inner.Trailers.GetValue("segcam-request-id");
+        RequestId = inner.Trailers.GetValue(Protocol.Mapping.ErrorDetails.RequestIdKey);
         ServerKind = Protocol.Mapping.ErrorDetails.KindOf(inner);
         _kind = Enum.TryParse<ErrorKind>(ServerKind, out var kind) ? kind : inner.StatusCode switch
         {
@@ -40,7 +40,7 @@ public sealed class RemoteCallException : SegCamException
 
     private static string Describe(RpcException ex)
     {
-        var id = ex.Trailers.GetValue("segcam-request-id");
+        var id = ex.Trailers.GetValue(Protocol.Mapping.ErrorDetails.RequestIdKey);
         var text = ex.StatusCode == StatusCode.Unavailable ? $"cannot reach the server ({ex.Status.Detail}): is it running, and is the address right?" : ex.Status.Detail;
         return id is null ? $"{ex.StatusCode}: {text}" : $"{ex.StatusCode}: {text} (request id {id})";
     }

@@ -133,7 +133,7 @@ public sealed class SegCamClient : IDisposable
         {
             using var call = Raw.ComputeCam(request, Options(cancellationToken));
             var headers = await call.ResponseHeadersAsync.ConfigureAwait(false);
-            var requestId = headers.GetValue("segcam-request-id");
+            var requestId = headers.GetValue(ErrorDetails.RequestIdKey);
             var assemblers = new List<SlabAssembler>();
             var announced = new List<Proto.HeatmapHeader>();
             var metrics = new Dictionary<int, Proto.HeatmapMetrics>();

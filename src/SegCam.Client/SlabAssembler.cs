@@ -53,26 +53,26 @@ internal sealed class SlabAssembler
         }
 
         var data = slab.Data.Span;
+        if (!_quantised)
+        {
+            Target.WriteBytes(_next * wireSize, data);
+            _next += count;
+            return;
+        }
+
         var sliceVoxels = (int)Target.Geometry.Size.SliceVoxels;
         while (!data.IsEmpty)
         {
             var k = (int)(_next / sliceVoxels);
             var within = (int)(_next % sliceVoxels);
-            var n = Math.Min(sliceVoxels - within, data.Length / wireSize);
-            if (_quantised)
+            var n = Math.Min(sliceVoxels - within, data.Length);
+            var slice = Target.Slice<float>(k).Slice(within, n);
+            for (var v = 0; v < n; v++)
             {
-                var slice = Target.Slice<float>(k).Slice(within, n);
-                for (var v = 0; v < n; v++)
-                {
-                    slice[v] = (float)(_offset + (_scale * data[v]));
-                }
-            }
-            else
-            {
-                data[..(n * wireSize)].CopyTo(Target.SliceData(k)[(within * wireSize)..]);
+                slice[v] = (float)(_offset + (_scale * data[v]));
             }
 
-            data = data[(n * wireSize)..];
+            data = data[n..];
             _next += n;
         }
     }

@@ -55,11 +55,8 @@ public abstract record VolumePixelSet
         return mask;
     }
 
-    /// <summary>True for <see cref="Predicted"/> (a segmentation pass finds it, and the result holds the label map).</summary>
-    public bool IsPredictedRegion => IsPredicted;
-
-    /// <summary>True for <see cref="Predicted"/>, which the segmentation pass resolves.</summary>
-    internal virtual bool IsPredicted => false;
+    /// <summary>True for <see cref="Predicted"/>: a segmentation pass resolves it, and the result holds the label map.</summary>
+    public virtual bool IsPredicted => false;
 
     /// <summary>Marks the pixels of plane <paramref name="index"/> whose voxel satisfies <paramref name="inSet"/>.</summary>
     private protected static bool FillWhere(SlicePlane plane, int index, Span<bool> mask, Func<int, int, int, bool> inSet)
@@ -102,7 +99,7 @@ public abstract record VolumePixelSet
 
     private sealed record PredictedPixels : VolumePixelSet
     {
-        internal override bool IsPredicted => true;
+        public override bool IsPredicted => true;
 
         internal override void Validate(VolumeGeometry image)
         {

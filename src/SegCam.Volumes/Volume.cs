@@ -45,6 +45,27 @@ public sealed class Volume
     /// <summary>The raw bytes of slice <paramref name="k"/>.</summary>
     public Span<byte> SliceData(int k) => _slices[CheckSlice(k)];
 
+    /// <summary>
+    /// Copies raw voxel bytes (native order, i fastest) into the volume from byte <paramref name="byteOffset"/> on,
+    /// across k-slices — the voxel stream of a file or a network upload, chunk by chunk.
+    /// </summary>
+    public void WriteBytes(long byteOffset, ReadOnlySpan<byte> data)
+    {
+        var sliceBytes = SliceBytes;
+        var total = (long)sliceBytes * _slices.Length;
+        ArgumentOutOfRangeException.ThrowIfNegative(byteOffset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(data.Length, total - byteOffset, nameof(data));
+        while (!data.IsEmpty)
+        {
+            var k = (int)(byteOffset / sliceBytes);
+            var within = (int)(byteOffset % sliceBytes);
+            var n = Math.Min(sliceBytes - within, data.Length);
+            data[..n].CopyTo(_slices[k].AsSpan(within));
+            data = data[n..];
+            byteOffset += n;
+        }
+    }
+
     /// <summary>Slice <paramref name="k"/> as elements of <typeparamref name="T"/>, which must match <see cref="Type"/>.</summary>
     public Span<T> Slice<T>(int k)
         where T : unmanaged

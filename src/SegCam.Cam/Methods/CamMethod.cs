@@ -66,9 +66,13 @@ public static class CamMethodNames
 
     /// <summary>Parses a comma-separated list, rejecting duplicates and empties.</summary>
     public static IReadOnlyList<CamMethod> ParseList(string list)
+        => ParseList(list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Parses ids given one by one (e.g. a repeated protocol field), rejecting duplicates and empties.</summary>
+    public static IReadOnlyList<CamMethod> ParseList(IReadOnlyCollection<string> parts)
     {
-        var parts = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0)
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0)
         {
             throw new InvalidRequestException($"no CAM method given; allowed: {string.Join(", ", All)}");
         }

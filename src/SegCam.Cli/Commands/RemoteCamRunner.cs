@@ -73,47 +73,24 @@ internal static class RemoteCamRunner
 
     private static async Task<Proto.PixelSet> PixelSetOf(VolumeCamArguments a, Volume image, SegCamClient client, CancellationToken cancellationToken)
     {
-        var given = new[] { a.Labels is not null, a.PixelSet is not null, a.Box is not null, a.Pixel is not null }.Count(x => x);
-        if (given != 1)
+        switch (CliPixelSet.Parse(a))
         {
-            throw new UsageException("a volume needs exactly one pixel set: --labels FILE --label N, --pixel-set predicted|all, --bbox i,j,k:i,j,k or --pixel i,j,k");
+            case CliPixelSet.LabelMap m:
+                var labels = VolumeFile.Read(m.Path, cancellationToken: cancellationToken);
+                image.Geometry.RequireSameGrid(labels.Geometry, "the label map");
+                var upload = await client.UploadAsync(labels, Path.GetFileName(m.Path), cancellationToken).ConfigureAwait(false);
+                return new Proto.PixelSet { Label = new Proto.LabelPixels { LabelVolumeId = upload.VolumeId, Label = m.Label } };
+            case CliPixelSet.PredictedRegion:
+                return new Proto.PixelSet { Predicted = new Proto.PredictedPixels() };
+            case CliPixelSet.Everything:
+                return new Proto.PixelSet { All = new Proto.AllPixels() };
+            case CliPixelSet.VoxelBox b:
+                return new Proto.PixelSet { Box = new Proto.VoxelBox { Min = { b.Min.I, b.Min.J, b.Min.K }, Max = { b.Max.I, b.Max.J, b.Max.K } } };
+            case CliPixelSet.Voxel v:
+                return new Proto.PixelSet { Voxels = new Proto.VoxelList { Ijk = { v.Ijk.I, v.Ijk.J, v.Ijk.K } } };
+            case var other:
+                throw new InvalidOperationException($"unhandled pixel set {other}");
         }
-
-        if (a.Labels is not null)
-        {
-            var labels = VolumeFile.Read(a.Labels, cancellationToken: cancellationToken);
-            image.Geometry.RequireSameGrid(labels.Geometry, "the label map");
-            var upload = await client.UploadAsync(labels, Path.GetFileName(a.Labels), cancellationToken).ConfigureAwait(false);
-            return new Proto.PixelSet { Label = new Proto.LabelPixels { LabelVolumeId = upload.VolumeId, Label = a.Label ?? throw new UsageException("--labels needs --label N (the label value that forms the pixel set)") } };
-        }
-
-        if (a.PixelSet is "predicted")
-        {
-            return new Proto.PixelSet { Predicted = new Proto.PredictedPixels() };
-        }
-
-        if (a.PixelSet is "all")
-        {
-            return new Proto.PixelSet { All = new Proto.AllPixels() };
-        }
-
-        if (a.Box is not null)
-        {
-            var parts = a.Box.Split(':');
-            if (parts.Length != 2)
-            {
-                throw new UsageException($"--bbox '{a.Box}' must be MIN:MAX with three indices each (i,j,k:i,j,k)");
-            }
-
-            var box = new Proto.VoxelBox();
-            box.Min.Add(CommonOptions.ParseInts(parts[0], "--bbox", 3).Select(v => (int)v));
-            box.Max.Add(CommonOptions.ParseInts(parts[1], "--bbox", 3).Select(v => (int)v));
-            return new Proto.PixelSet { Box = box };
-        }
-
-        var voxels = new Proto.VoxelList();
-        voxels.Ijk.Add(CommonOptions.ParseInts(a.Pixel!, "--pixel", 3).Select(v => (int)v));
-        return new Proto.PixelSet { Voxels = voxels };
     }
 }
 

@@ -76,7 +76,7 @@ internal static class ServeCommand
             }
 
             await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
-            if (options.ApiKey is null && !System.Net.IPAddress.IsLoopback(ListenHost(options.Listen)))
+            if (options.ApiKey is null && !System.Net.IPAddress.IsLoopback(ListenAddress.Parse(options.Listen).Address))
             {
                 await stderr.WriteLineAsync("segcam: warning: listening beyond loopback without an API key; anyone who can reach this port can upload volumes").ConfigureAwait(false);
             }
@@ -87,11 +87,5 @@ internal static class ServeCommand
             return 0;
         });
         return command;
-    }
-
-    private static System.Net.IPAddress ListenHost(string listen)
-    {
-        var host = listen[..Math.Max(0, listen.LastIndexOf(':'))].Trim('[', ']');
-        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? System.Net.IPAddress.Loopback : System.Net.IPAddress.TryParse(host, out var a) ? a : System.Net.IPAddress.Any;
     }
 }

@@ -74,44 +74,13 @@ internal static class VolumeCamRunner
         return Path.Combine(Path.GetDirectoryName(path) ?? string.Empty, $"{name[..^extension.Length]}.{id}{name[^extension.Length..]}");
     }
 
-    private static VolumePixelSet PixelSetOf(VolumeCamArguments a, Volumes.Geometry.GridSize size)
+    private static VolumePixelSet PixelSetOf(VolumeCamArguments a, Volumes.Geometry.GridSize size) => CliPixelSet.Parse(a) switch
     {
-        var given = new[] { a.Labels is not null, a.PixelSet is not null, a.Box is not null, a.Pixel is not null }.Count(x => x);
-        if (given != 1)
-        {
-            throw new UsageException("a volume needs exactly one pixel set: --labels FILE --label N, --pixel-set predicted|all, --bbox i,j,k:i,j,k or --pixel i,j,k");
-        }
-
-        if (a.Labels is not null)
-        {
-            var labels = VolumeFile.Read(a.Labels);
-            return VolumePixelSet.Label(labels, a.Label ?? throw new UsageException("--labels needs --label N (the label value that forms the pixel set)"));
-        }
-
-        if (a.PixelSet is "predicted")
-        {
-            return VolumePixelSet.Predicted();
-        }
-
-        if (a.PixelSet is "all")
-        {
-            return VolumePixelSet.Box((0, 0, 0), (size.I, size.J, size.K));
-        }
-
-        if (a.Box is not null)
-        {
-            var parts = a.Box.Split(':');
-            if (parts.Length != 2)
-            {
-                throw new UsageException($"--bbox '{a.Box}' must be MIN:MAX with three indices each (i,j,k:i,j,k)");
-            }
-
-            var min = CommonOptions.ParseInts(parts[0], "--bbox", 3);
-            var max = CommonOptions.ParseInts(parts[1], "--bbox", 3);
-            return VolumePixelSet.Box(((int)min[0], (int)min[1], (int)min[2]), ((int)max[0], (int)max[1], (int)max[2]));
-        }
-
-        var p = CommonOptions.ParseInts(a.Pixel!, "--pixel", 3);
-        return VolumePixelSet.Points([((int)p[0], (int)p[1], (int)p[2])]);
-    }
+        CliPixelSet.LabelMap m => VolumePixelSet.Label(VolumeFile.Read(m.Path), m.Label),
+        CliPixelSet.PredictedRegion => VolumePixelSet.Predicted(),
+        CliPixelSet.Everything => VolumePixelSet.Box((0, 0, 0), (size.I, size.J, size.K)),
+        CliPixelSet.VoxelBox b => VolumePixelSet.Box(b.Min, b.Max),
+        CliPixelSet.Voxel v => VolumePixelSet.Points([v.Ijk]),
+        var other => throw new InvalidOperationException($"unhandled pixel set {other}"),
+    };
 }

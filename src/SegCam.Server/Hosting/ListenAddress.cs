@@ -4,7 +4,7 @@ using SegCam.Common.Errors;
 namespace SegCam.Server.Hosting;
 
 /// <summary>A parsed HOST:PORT listen address (IPv4, [IPv6] or localhost / any).</summary>
-internal static class ListenAddress
+public static class ListenAddress
 {
     /// <summary>Parses <paramref name="value"/>; a clear error names what is allowed.</summary>
     public static IPEndPoint Parse(string value)

@@ -15,7 +15,7 @@ internal static class CamRequestMapping
 
     /// <summary>The method list (default: Seg-HiRes-Grad CAM), checked for unknown ids and duplicates.</summary>
     public static IReadOnlyList<CamMethod> Methods(IReadOnlyCollection<string> ids)
-        => ids.Count == 0 ? [CamMethod.SegHiResGradCam] : CamMethodNames.ParseList(string.Join(',', ids.Select(id => Require(id, "methods"))));
+        => ids.Count == 0 ? [CamMethod.SegHiResGradCam] : CamMethodNames.ParseList([.. ids.Select(id => Require(id, "methods"))]);
 
     /// <summary>The pipeline request for <paramref name="layers"/> (one null entry = the card's default layer).</summary>
     public static VolumeCamRequest ToRequest(Proto.ComputeCamRequest request, ModelCard card, VolumePixelSet pixelSet, IReadOnlyList<CamMethod> methods, IReadOnlyList<string?> layers)

@@ -26,37 +26,33 @@ internal static class SlabStreaming
             }
         });
 
-    /// <summary>Minimum and maximum of a float32 volume (0, 0 when empty).</summary>
-    public static (double Min, double Max) ValueRange(Volume heatmap)
+    /// <summary>
+    /// One pass over a float32 heatmap: its smallest and largest value (0, 0 when empty), and the k-slices from the
+    /// first to the last one holding a non-zero voxel (an empty range when all are zero).
+    /// </summary>
+    public static (double Min, double Max, Range NonZeroSlices) Scan(Volume heatmap)
     {
         var min = double.PositiveInfinity;
         var max = double.NegativeInfinity;
+        int first = -1, last = -1;
         for (var k = 0; k < heatmap.Geometry.Size.K; k++)
         {
+            var nonZero = false;
             foreach (var v in heatmap.Slice<float>(k))
             {
                 min = Math.Min(min, v);
                 max = Math.Max(max, v);
+                nonZero |= v != 0;
             }
-        }
 
-        return double.IsFinite(min) ? (min, max) : (0, 0);
-    }
-
-    /// <summary>The k-slices from the first to the last one holding a non-zero voxel (empty when all are zero).</summary>
-    public static Range NonZeroSlices(Volume heatmap)
-    {
-        int first = -1, last = -1;
-        for (var k = 0; k < heatmap.Geometry.Size.K; k++)
-        {
-            if (heatmap.Slice<float>(k).ContainsAnyExcept(0f))
+            if (nonZero)
             {
                 first = first < 0 ? k : first;
                 last = k;
             }
         }
 
-        return first < 0 ? new Range(0, 0) : new Range(first, last + 1);
+        return (double.IsFinite(min) ? min : 0, double.IsFinite(max) ? max : 0, first < 0 ? new Range(0, 0) : new Range(first, last + 1));
     }
 
     private delegate void Encode(int k, int from, int count, Span<byte> destination);

@@ -67,14 +67,13 @@ internal sealed class HeatmapStreamer(
     {
         foreach (var (index, layer, method, heatmap) in Each(result.ByLayer))
         {
-            var (min, max) = SlabStreaming.ValueRange(heatmap);
+            var (min, max, slices) = SlabStreaming.Scan(heatmap);
             if (Streaming)
             {
                 await SendSlabs(SlabStreaming.Raw(heatmap, index, chunkBytes, new Range(_sent, _rangeEnd))).ConfigureAwait(false);
             }
             else
             {
-                var slices = SlabStreaming.NonZeroSlices(heatmap);
                 var (first, count) = slices.GetOffsetAndLength(heatmap.Geometry.Size.K);
                 var quantise = output == Proto.OutputType.Uint8;
                 var scale = quantise ? (max > min ? (max - min) / 255 : 0) : 1;

@@ -191,7 +191,7 @@ internal sealed class SegCamGrpcService(
             : throw new InvalidRequestException($"output_type is {request.OutputType}; allowed: FLOAT32, UINT8");
         var layers = CamRequestMapping.Layers(request.Layers);
         var run = CamRequestMapping.ToRequest(request, entry.Card, pixelSet, methods, layers);
-        CamRequestMapping.CheckResultSize(methods.Count, layers.Count, image.Geometry.Size.Voxels, pixelSet.IsPredictedRegion, options.MaxResultBytes);
+        CamRequestMapping.CheckResultSize(methods.Count, layers.Count, image.Geometry.Size.Voxels, pixelSet.IsPredicted, options.MaxResultBytes);
 
         var progress = new ProgressStream();
         Task Write(Proto.Progress p) => responseStream.WriteAsync(new Proto.ComputeCamResponse { Progress = p }, token);

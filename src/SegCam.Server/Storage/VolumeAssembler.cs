@@ -49,7 +49,7 @@ internal sealed class VolumeAssembler : IDisposable
     }
 
     // Allocated with the first voxels, so a caller can reserve room for ExpectedBytes first.
-    private Volume Buffer => _volume ??= new Volume(_geometry, _type, new VolumeLimits { MaxVoxels = _maxVoxels, MaxBytes = long.MaxValue });
+    private Volume Target => _volume ??= new Volume(_geometry, _type, new VolumeLimits { MaxVoxels = _maxVoxels, MaxBytes = long.MaxValue });
 
     /// <summary>Voxel bytes the header announces.</summary>
     public long ExpectedBytes { get; }
@@ -70,17 +70,8 @@ internal sealed class VolumeAssembler : IDisposable
         }
 
         _content.AppendData(data);
-        var volume = Buffer;
-        var sliceBytes = volume.SliceBytes;
-        while (!data.IsEmpty)
-        {
-            var k = (int)(_received / sliceBytes);
-            var within = (int)(_received % sliceBytes);
-            var n = Math.Min(sliceBytes - within, data.Length);
-            data[..n].CopyTo(volume.SliceData(k)[within..]);
-            data = data[n..];
-            _received += n;
-        }
+        Target.WriteBytes(_received, data);
+        _received += data.Length;
     }
 
     /// <summary>The completed volume, the hex SHA-256 of its voxels, and its content id (geometry, type and voxels).</summary>
@@ -95,7 +86,7 @@ internal sealed class VolumeAssembler : IDisposable
         var sha = Convert.ToHexStringLower(content);
         var id = "vol-" + Convert.ToHexStringLower(SHA256.HashData([.. _header, .. content]))[..32]; // geometry, type and voxels
         
-        return (Buffer, sha, id);
+        return (Target, sha, id);
     }
 
     public void Dispose()

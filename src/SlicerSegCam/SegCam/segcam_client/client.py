@@ -391,10 +391,12 @@ class SegCamClient:
 
     def _compact(self, pixel_set: PixelSet, geometry: Geometry | None, timeout: float | None) -> PixelSet:
         """A mask whose runs would take more than a quarter of a message is uploaded as a label map instead."""
-        if pixel_set.kind != "runs" or geometry is None or pixel_set.encoded_size() <= self.max_message_bytes // 4:
+        if pixel_set.kind != "runs" or geometry is None:
             return pixel_set
-        _LOG.info("pixel-set mask too fragmented for one message (%d bytes of runs); uploading it as a label map",
-                  pixel_set.encoded_size())
+        size = pixel_set.encoded_size()
+        if size <= self.max_message_bytes // 4:
+            return pixel_set
+        _LOG.info("pixel-set mask too fragmented for one message (%d bytes of runs); uploading it as a label map", size)
         upload = self.upload_volume(pixel_set.as_mask(), geometry, timeout=timeout)
         return PixelSet.label(upload.volume_id, 1)
 
