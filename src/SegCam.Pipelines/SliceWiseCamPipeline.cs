@@ -270,7 +270,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             }
 
             var set = PixelSet.FromMask(mask, [batch, height, width]) with { WithinPredicted = predicted };
-            var result = _engine.Compute(_model, new CamRequest
+            using var result = _engine.Compute(_model, new CamRequest
             {
                 Input = x,
                 InputShape = [batch, 1, height, width],

@@ -106,7 +106,7 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
                 grid.Extract(mask, chunk[n], m.AsSpan(n * voxels, voxels));
             }
 
-            var result = _engine.Compute(_model, new CamRequest
+            using var result = _engine.Compute(_model, new CamRequest
             {
                 Input = x,
                 InputShape = shape,

@@ -51,6 +51,56 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void Optimised_and_unoptimised_graphs_agree_at_the_first_encoder_level_in_float32()
+    {
+        // Encoder level 1: the reverse sweep passes every ReLU mask, Concat gradient and pooling of the U-Net, which the
+        // CPU layout rewrite (NchwcLayoutRewrite) changes in the optimised engine only.
+        using var optimised = new CamEngine();
+        using var plain = new CamEngine { OptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        var options = new CamOptions { Methods = [CamMethod.SegHiResGradCam, CamMethod.SegGradCam], ExportTensors = true, Precision = CamPrecision.Float32 };
+        var request = Request(PixelSet.Box([4, 6], [40, 30]), options) with { Layer = "encoder level 1" };
+        var a = optimised.Compute(UNet, request, TestContext.Current.CancellationToken);
+        var b = plain.Compute(UNet, request, TestContext.Current.CancellationToken);
+        AssertClose(b.Gradient!, a.Gradient!, 1e-4, "gradient");
+        foreach (var (method, map) in a.Maps)
+        {
+            AssertClose(b.Maps[method], map, 1e-4, method.Id());
+        }
+    }
+
+    [Fact]
+    public void A_disposed_result_hands_its_arrays_to_the_next_request_and_the_values_stay_right()
+    {
+        using var engine = new CamEngine();
+        var box = PixelSet.Box([10, 8], [30, 25]);
+        var ct = TestContext.Current.CancellationToken;
+        engine.Compute(UNet, Request(box), ct).Dispose(); // the first run learns the output shapes
+        var kept = engine.Compute(UNet, Request(box), ct);
+        var keptCopy = kept.Maps[CamMethod.SegHiResGradCam].ToArray();
+        var returned = engine.Compute(UNet, Request(box), ct);
+        var returnedMap = returned.Maps[CamMethod.SegHiResGradCam];
+        returned.Dispose();
+        returned.Dispose(); // twice is harmless
+
+        var next = engine.Compute(UNet, Request(PixelSet.Voxel([12, 9]), cls: 2), ct);
+        Assert.Same(returnedMap, next.Maps[CamMethod.SegHiResGradCam]);
+        Assert.NotSame(kept.Maps[CamMethod.SegHiResGradCam], next.Maps[CamMethod.SegHiResGradCam]);
+
+        using var fresh = new CamEngine();
+        var expected = fresh.Compute(UNet, Request(PixelSet.Voxel([12, 9]), cls: 2), ct);
+        foreach (var (method, map) in expected.Maps)
+        {
+            AssertClose(map, next.Maps[method], 1e-6, method.Id()); // another session: equal up to reduction order
+        }
+
+        AssertClose(expected.Gradient!, next.Gradient!, 1e-6, "gradient");
+        AssertClose(expected.Logits, next.Logits, 1e-6, "logits");
+        var again = engine.Compute(UNet, Request(box), ct);
+        Assert.Equal(keptCopy, kept.Maps[CamMethod.SegHiResGradCam]); // the result that was kept was not overwritten
+        AssertClose(kept.Maps[CamMethod.SegHiResGradCam], again.Maps[CamMethod.SegHiResGradCam], 1e-6, "same request");
+    }
+
+    [Fact]
     public void Augmented_forward_matches_the_original_model()
     {
         using var engine = new CamEngine();

@@ -69,7 +69,8 @@ public sealed class CamEngine : IDisposable
         var batch = request.InputShape[0];
         var mask = PixelSetRasterizer.Rasterize(request.PixelSet, batch, augmented.OutputSpatial);
         var classes = Enumerable.Repeat((long)request.Class, (int)batch).ToArray();
-        var outputs = session.Run(request.Input, mask, classes, request.PixelSet.WithinPredicted, cancellationToken, out var elapsed);
+        var run = session.Run(request.Input, mask, classes, request.PixelSet.WithinPredicted, cancellationToken, out var elapsed);
+        var outputs = run.ByName;
 
         var results = new List<CamLayerResult>();
         foreach (var head in augmented.Heads)
@@ -139,6 +140,7 @@ public sealed class CamEngine : IDisposable
             Gradient = first.Gradient,
             ActivationShape = first.ActivationShape,
             RunTime = elapsed,
+            Release = () => session.Recycle(run.Buffers),
         };
     }
 
@@ -166,9 +168,9 @@ public sealed class CamEngine : IDisposable
 
     private CamSession Session(SegmentationModel model, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
     {
-        var key = $"{model.Hash}|{string.Join('\u001f', layers)}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}";
+        var key = $"{model.Hash}|{string.Join('\u001f', layers)}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}|{Sessions.Active}";
         return _sessions.GetOrAdd(key, _ => new Lazy<CamSession>(() =>
-            new CamSession(AugmentedModelBuilder.Build(model, layers, inputShape, options), Sessions, OptimizationLevel))).Value;
+            new CamSession(AugmentedModelBuilder.Build(model, layers, inputShape, options, cpuLayout: Sessions.Active == ExecutionDevice.Cpu && OptimizationLevel == GraphOptimizationLevel.ORT_ENABLE_ALL), Sessions, OptimizationLevel))).Value;
     }
 
     private float[] EigenMap(SegmentationModel model, LayerHead head, float[] activation, CamRequest request)

@@ -20,8 +20,15 @@ public enum CamFlags
 public sealed record CamLayerResult(string Layer, IReadOnlyDictionary<CamMethod, float[]> Maps, long[] MapShape, float[]? Activation, float[]? Gradient, long[] ActivationShape);
 
 /// <summary>The maps of one request: each [N, spatial…] at the requested resolution, plus what was asked to export.</summary>
-public sealed class CamResult
+/// <remarks>
+/// Disposing is optional: it hands the result's arrays (maps, logits, exports) back to the engine, which lets a later
+/// request of the same session write into them instead of into fresh memory — worth it in loops over batches.
+/// None of the result's arrays may be used after <see cref="Dispose"/>.
+/// </remarks>
+public sealed class CamResult : IDisposable
 {
+    private Action? _release;
+
     /// <summary>Every target layer's maps, in request order (the first is also in <see cref="Layer"/>, <see cref="Maps"/>, …).</summary>
     public required IReadOnlyList<CamLayerResult> Layers { get; init; }
 
@@ -57,4 +64,10 @@ public sealed class CamResult
 
     /// <summary>Wall time of the ORT run(s).</summary>
     public TimeSpan RunTime { get; init; }
+
+    /// <summary>What <see cref="Dispose"/> does: give the arrays back to the session that filled them.</summary>
+    internal Action? Release { init => _release = value; }
+
+    /// <summary>Hands the arrays back for reuse; the result's arrays must not be used afterwards.</summary>
+    public void Dispose() => Interlocked.Exchange(ref _release, null)?.Invoke();
 }

@@ -4,6 +4,7 @@ using SegCam.Common.Errors;
 using SegCam.Onnx.Autodiff;
 using SegCam.Onnx.Graph;
 using SegCam.Onnx.Model;
+using SegCam.Onnx.Optimization;
 using SegCam.Onnx.Precision;
 using SegCam.Onnx.Probing;
 using SegCam.Onnx.Protocol;
@@ -17,7 +18,13 @@ namespace SegCam.Cam.Graphs;
 /// </summary>
 internal static class AugmentedModelBuilder
 {
-    public static AugmentedModel Build(SegmentationModel source, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
+    /// <param name="source">The model.</param>
+    /// <param name="layers">Target layers (exact tensor names).</param>
+    /// <param name="inputShape">The input shape the session is compiled for.</param>
+    /// <param name="options">CAM options.</param>
+    /// <param name="cpuLayout">True when the session runs on ORT's CPU provider: float32 graphs are then rewritten so the
+    /// backward pass stays in ORT's NCHWc layout (<see cref="NchwcLayoutRewrite"/>).</param>
+    public static AugmentedModel Build(SegmentationModel source, IReadOnlyList<string> layers, long[] inputShape, CamOptions options, bool cpuLayout = false)
     {
         options.Validate();
         var model = source.Proto.Clone();
@@ -118,6 +125,12 @@ internal static class AugmentedModelBuilder
             }
 
             heads.Add(new LayerHead(layer, activationShape, camOutputs, exportActivation ? layer : null, gradientOutput));
+        }
+
+        StaticShapes.Pin(graph, source.Input, inputShape);
+        if (cpuLayout && options.Precision == CamPrecision.Float32)
+        {
+            NchwcLayoutRewrite.Apply(graph, source.Opset, name => info.TryGetValue(name, out var t) ? t.Shape : null);
         }
 
         if (options.Precision == CamPrecision.Float64)

@@ -1,0 +1,225 @@
+using SegCam.Onnx.Graph;
+using SegCam.Onnx.Model;
+using SegCam.Onnx.Protocol;
+
+namespace SegCam.Onnx.Optimization;
+
+/// <summary>
+/// Rewrites two backward-pass patterns of a float32 graph into ops that ONNX Runtime's CPU NCHWc layout
+/// transformer keeps in its blocked layout, so the reverse sweep runs from convolution to convolution without
+/// reordering every tensor to NCHW and back (README, "where the CAM graph's time goes"):
+/// <list type="bullet">
+/// <item>ReLU-style masks <c>Where(Greater(y, 0), dy, 0)</c> become <c>Mul(dy, Clip(DepthwiseConv1x1(y, 2^127), 0, 1))</c>:
+/// 2^127·y is ≥ 1 (or +∞) for every positive normal float and ≤ 0 otherwise, so the clipped mask is exactly 1[y &gt; 0]
+/// (only subnormal y, below 2^-126, would give a fraction).</item>
+/// <item>A Conv whose output is read only by channel Slices (the gradient of a Concat) becomes one Conv per slice, with
+/// the slice's rows of the weight and bias — the same sums per output channel, with no Slice in between.</item>
+/// </list>
+/// Only float32 rank-4 tensors are touched; the results equal the original graph's up to summation order.
+/// </summary>
+public static class NchwcLayoutRewrite
+{
+    private const float MaskScale = 1.7014118346046923e38f; // 2^127
+
+    /// <summary>Rewrites <paramref name="graph"/> in place; returns how many patterns were rewritten.</summary>
+    /// <param name="graph">A float32 graph.</param>
+    /// <param name="opset">The default-domain opset (Clip takes its bounds as inputs from 11, Slice from 10).</param>
+    /// <param name="shapeOf">Known shapes of tensors (the probe of the forward model); null when unknown.</param>
+    public static int Apply(GraphProto graph, int opset, Func<string, long[]?> shapeOf)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        var index = new GraphIndex(graph);
+        var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
+        var builder = new GraphBuilder(graph, opset);
+        var detached = new GraphProto();
+        var rewritten = 0;
+
+        foreach (var node in graph.Node.ToArray())
+        {
+            if (replacements.ContainsKey(node))
+            {
+                continue;
+            }
+
+            if (node.OpType == "Where" && MaskPattern(index, node, shapeOf) is { } mask)
+            {
+                replacements[node] = ReluMask(builder, detached, node, mask.Y, mask.Channels, opset);
+                replacements[mask.Greater] = [];
+                rewritten++;
+            }
+            else if (node.OpType == "Conv" && SlicedConv(index, node, outputs, opset) is { } slices)
+            {
+                replacements[node] = [];
+                foreach (var (slice, start, end) in slices)
+                {
+                    replacements[slice] = [SliceOfConv(builder, detached, node, index, slice, start, end)];
+                }
+
+                rewritten++;
+            }
+        }
+
+        if (rewritten == 0)
+        {
+            return 0;
+        }
+
+        var nodes = new List<NodeProto>(graph.Node.Count + detached.Node.Count);
+        foreach (var node in graph.Node)
+        {
+            if (replacements.TryGetValue(node, out var instead))
+            {
+                nodes.AddRange(instead);
+            }
+            else
+            {
+                nodes.Add(node);
+            }
+        }
+
+        graph.Node.Clear();
+        graph.Node.AddRange(nodes);
+        return rewritten;
+    }
+
+    private sealed record Mask(NodeProto Greater, string Y, long Channels);
+
+    private static Mask? MaskPattern(GraphIndex index, NodeProto where, Func<string, long[]?> shapeOf)
+    {
+        if (where.Input.Count != 3 || !IsFloatZero(index.Initializer(where.Input[2])))
+        {
+            return null;
+        }
+
+        var greater = index.Producer(where.Input[0]);
+        if (greater is not { OpType: "Greater" } || greater.Input.Count != 2 || !IsFloatZero(index.Initializer(greater.Input[1]))
+            || index.Consumers(where.Input[0]).Count != 1)
+        {
+            return null;
+        }
+
+        var y = greater.Input[0];
+        return shapeOf(y) is { Length: 4 } shape && shape[1] > 0 ? new Mask(greater, y, shape[1]) : null;
+    }
+
+    private static List<NodeProto> ReluMask(GraphBuilder b, GraphProto detached, NodeProto where, string y, long channels, int opset)
+    {
+        var weight = b.Initializer(TensorValues.FromFloats(string.Empty, Enumerable.Repeat(MaskScale, (int)channels).ToArray(), channels, 1, 1, 1), "nchwc/relu_mask_scale");
+        var scaled = b.Op("Conv", "nchwc/relu_mask", [y, weight], Attr.Ints("kernel_shape", [1, 1]), Attr.Int("group", channels));
+        var conv = Detach(b, detached);
+        string clipped;
+        if (opset >= 11)
+        {
+            var zero = b.Initializer(TensorValues.FromFloats(string.Empty, [0f]), "nchwc/zero");
+            var one = b.Initializer(TensorValues.FromFloats(string.Empty, [1f]), "nchwc/one");
+            clipped = b.Op("Clip", "nchwc/relu_mask", [scaled, zero, one]);
+        }
+        else
+        {
+            clipped = b.Op("Clip", "nchwc/relu_mask", [scaled], Attr.Float("min", 0f), Attr.Float("max", 1f));
+        }
+
+        var clip = Detach(b, detached);
+        var mul = new NodeProto { OpType = "Mul", Name = b.UniqueName("n/nchwc/relu_mask/Mul") };
+        mul.Input.AddRange([where.Input[1], clipped]);
+        mul.Output.Add(where.Output[0]);
+        return [conv, clip, mul];
+    }
+
+    private static List<(NodeProto Slice, long Start, long End)>? SlicedConv(GraphIndex index, NodeProto conv, HashSet<string> outputs, int opset)
+    {
+        if (conv.Input.Count < 2 || conv.Output.Count != 1 || outputs.Contains(conv.Output[0])
+            || conv.Attribute.Any(a => a.Name == "group" && a.I != 1)
+            || index.Initializer(conv.Input[1]) is not { DataType: TensorValues.Float, Dims.Count: 4 } weight
+            || (conv.Input.Count > 2 && conv.Input[2].Length > 0 && index.Initializer(conv.Input[2]) is not { DataType: TensorValues.Float }))
+        {
+            return null;
+        }
+
+        var consumers = index.Consumers(conv.Output[0]);
+        if (consumers.Count == 0)
+        {
+            return null;
+        }
+
+        var channels = weight.Dims[0];
+        var result = new List<(NodeProto, long, long)>();
+        foreach (var slice in consumers)
+        {
+            if (slice.OpType != "Slice" || slice.Input[0] != conv.Output[0] || ChannelRange(index, slice, channels, opset) is not { } range)
+            {
+                return null;
+            }
+
+            result.Add((slice, range.Start, range.End));
+        }
+
+        return result;
+    }
+
+    /// <summary>[start, end) of a Slice that takes a step-1 range of axis 1 and nothing else; null otherwise.</summary>
+    private static (long Start, long End)? ChannelRange(GraphIndex index, NodeProto slice, long channels, int opset)
+    {
+        long[]? starts, ends, axes, steps = null;
+        if (opset >= 10)
+        {
+            long[]? Constant(int i) => i < slice.Input.Count && slice.Input[i].Length > 0
+                ? index.Initializer(slice.Input[i]) is { } t ? TensorValues.ToLongs(t) : null
+                : [];
+            (starts, ends, axes, steps) = (Constant(1), Constant(2), Constant(3), Constant(4));
+            if (starts is null || ends is null || axes is null || steps is null)
+            {
+                return null;
+            }
+        }
+        else
+        {
+            starts = slice.Attribute.FirstOrDefault(a => a.Name == "starts")?.Ints.ToArray();
+            ends = slice.Attribute.FirstOrDefault(a => a.Name == "ends")?.Ints.ToArray();
+            axes = slice.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? [];
+        }
+
+        if (starts is not { Length: 1 } || ends is not { Length: 1 } || axes is not [1 or -3]
+            || (steps is { Length: > 0 } && steps is not [1]))
+        {
+            return null;
+        }
+
+        static long Clamp(long v, long n) => Math.Clamp(v < 0 ? v + n : v, 0, n);
+        var (start, end) = (Clamp(starts[0], channels), Clamp(ends[0], channels));
+        return end > start ? (start, end) : null;
+    }
+
+    private static NodeProto SliceOfConv(GraphBuilder b, GraphProto detached, NodeProto conv, GraphIndex index, NodeProto slice, long start, long end)
+    {
+        var weight = index.Initializer(conv.Input[1])!;
+        var perChannel = weight.Dims.Skip(1).Aggregate(1L, (a, d) => a * d);
+        var rows = TensorValues.ToDoubles(weight).AsSpan((int)(start * perChannel), (int)((end - start) * perChannel));
+        var inputs = new List<string> { conv.Input[0], b.Floats(rows, [end - start, .. weight.Dims.Skip(1)], "nchwc/conv_rows") };
+        if (conv.Input.Count > 2 && conv.Input[2].Length > 0)
+        {
+            var bias = TensorValues.ToDoubles(index.Initializer(conv.Input[2])!).AsSpan((int)start, (int)(end - start));
+            inputs.Add(b.Floats(bias, [end - start], "nchwc/conv_rows_bias"));
+        }
+
+        var node = new NodeProto { OpType = "Conv", Name = b.UniqueName("n/nchwc/" + conv.Name) };
+        node.Input.AddRange(inputs);
+        node.Output.Add(slice.Output[0]);
+        node.Attribute.AddRange(conv.Attribute.Select(a => a.Clone()));
+        return node;
+    }
+
+    /// <summary>Takes the node the builder just appended back out of the graph, to be placed by the caller.</summary>
+    private static NodeProto Detach(GraphBuilder b, GraphProto detached)
+    {
+        var node = b.Graph.Node[^1];
+        b.Graph.Node.RemoveAt(b.Graph.Node.Count - 1);
+        detached.Node.Add(node);
+        return node;
+    }
+
+    private static bool IsFloatZero(TensorProto? t)
+        => t is { DataType: TensorValues.Float } && t.Dims.Aggregate(1L, (a, d) => a * d) == 1 && TensorValues.ToDoubles(t)[0] == 0;
+}

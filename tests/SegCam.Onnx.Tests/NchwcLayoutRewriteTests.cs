@@ -1,0 +1,95 @@
+using Microsoft.ML.OnnxRuntime;
+using SegCam.Onnx.Graph;
+using SegCam.Onnx.Model;
+using SegCam.Onnx.Optimization;
+using SegCam.Onnx.Probing;
+using SegCam.Onnx.Protocol;
+
+namespace SegCam.Onnx.Tests;
+
+/// <summary>
+/// The NCHWc layout rewrite keeps the function: ReLU masks and channel slices of a Conv are replaced, and the
+/// rewritten graph computes what the original did (ORT, with and without its own optimisations).
+/// </summary>
+public sealed class NchwcLayoutRewriteTests
+{
+    [Theory]
+    [InlineData(17)]
+    [InlineData(9)]
+    public void Relu_masks_and_sliced_convs_are_rewritten_and_compute_the_same(int opset)
+    {
+        var g = new TestGraph(opset, 2, 16, 9, 11);
+        var zero = Scalar(g, 0f);
+        // y has positive, negative and exactly-zero entries; dy is a second tensor.
+        var y = g.Node("Conv", ["a", g.Const([16, 16, 3, 3], scale: 0.3)], Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("pads", [1, 1, 1, 1]));
+        var relu = g.Node("Relu", [y]);
+        var dy = g.Node("Conv", [relu, g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
+        var masked = g.Node("Where", [g.Node("Greater", [y, zero]), dy, zero]);
+        var masked2 = g.Node("Where", [g.Node("Greater", [relu, zero]), dy, zero]);
+        var both = g.Node("Add", [masked, masked2]);
+        var conv = g.Node("Conv", [both, g.Const([24, 16, 3, 3]), g.Const([24])], Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("pads", [1, 1, 1, 1]));
+        var first = Slice(g, conv, 0, 8, opset);
+        var second = Slice(g, conv, 8, 100, opset);
+        var third = Slice(g, conv, -8, 24, opset);
+        g.Output(g.Node("Concat", [first, g.Node("Mul", [second, g.Node("Concat", [first, third], Attr.Int("axis", 1))])], Attr.Int("axis", 1)));
+
+        var random = new Random(3);
+        var x = Enumerable.Range(0, 2 * 16 * 9 * 11).Select(i => i % 7 == 0 ? 0f : (float)TestGraph.Normal(random)).ToArray();
+        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL);
+        using var value = OrtValue.CreateTensorValueFromMemory(x, g.InputShape);
+        var info = ShapeProbe.Run(g.Model, new Dictionary<string, OrtValue> { ["a"] = value });
+
+        var rewritten = g.Model.Clone();
+        var count = NchwcLayoutRewrite.Apply(rewritten.Graph, opset, name => info.TryGetValue(name, out var t) ? t.Shape : null);
+
+        Assert.Equal(3, count); // two masks, one sliced Conv
+        Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "Where" or "Greater" or "Slice");
+        Assert.Equal(5, rewritten.Graph.Node.Count(n => n.OpType == "Conv" && n.Name.Contains("nchwc", StringComparison.Ordinal)));
+        foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            var after = Run(rewritten, x, level);
+            Assert.Equal(before.Length, after.Length);
+            var scale = before.Max(v => Math.Abs(v));
+            var worst = before.Zip(after, (p, q) => Math.Abs(p - q)).Max();
+            Assert.True(worst <= 1e-5 * scale, $"{level}: max difference {worst:E3}, scale {scale:E3}");
+        }
+    }
+
+    [Fact]
+    public void Patterns_it_cannot_keep_exact_are_left_alone()
+    {
+        var g = new TestGraph(17, 1, 16, 5, 5);
+        var zero = Scalar(g, 0f);
+        var conv = g.Node("Conv", ["a", g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
+        var half = Scalar(g, 0.5f);
+        var notZeroElse = g.Node("Where", [g.Node("Greater", ["a", zero]), conv, half]);       // else-branch is not 0
+        var spatial = g.Node("Slice", [conv, g.Ints(1), g.Ints(4), g.Ints(2)]);                 // slices a spatial axis
+        var strided = g.Node("Slice", [conv, g.Ints(0), g.Ints(16), g.Ints(1), g.Ints(2)]);     // step 2 on channels
+        g.Output(g.Node("Add", [g.Node("Add", [notZeroElse, g.Node("Pad", [spatial, g.Ints(0, 0, 1, 0, 0, 0, 1, 0)])]), g.Node("Concat", [strided, strided], Attr.Int("axis", 1))]));
+        var before = g.Model.Clone();
+        Assert.Equal(0, NchwcLayoutRewrite.Apply(g.Model.Graph, 17, _ => [1, 16, 5, 5]));
+        Assert.Equal(before, g.Model);
+    }
+
+    private static string Scalar(TestGraph g, float value)
+    {
+        var name = "scalar_" + g.Model.Graph.Initializer.Count;
+        g.Model.Graph.Initializer.Add(TensorValues.FromFloats(name, [value]));
+        return name;
+    }
+
+    private static string Slice(TestGraph g, string x, long start, long end, int opset)
+        => opset >= 10
+            ? g.Node("Slice", [x, g.Ints(start), g.Ints(end), g.Ints(1)])
+            : g.Node("Slice", [x], Attr.Ints("starts", [start]), Attr.Ints("ends", [end]), Attr.Ints("axes", [1]));
+
+    private static float[] Run(ModelProto model, float[] x, GraphOptimizationLevel level)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = level };
+        using var session = new InferenceSession(OnnxModelFile.ToBytes(model), options);
+        using var value = OrtValue.CreateTensorValueFromMemory(x, [2, 16, 9, 11]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["a"], [value], [model.Graph.Output[0].Name]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+}
