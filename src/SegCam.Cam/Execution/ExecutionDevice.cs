@@ -15,6 +15,7 @@ public enum ExecutionDevice
 /// <summary>Creates session options for a device and reports which provider is really active.</summary>
 public sealed class SessionOptionsFactory
 {
+    private static int _optimizedModels;
     private readonly Action<string> _report;
 
     /// <summary>Tries <paramref name="requested"/> once; on failure falls back to CPU and says why through <paramref name="report"/>.</summary>
@@ -80,6 +81,12 @@ public sealed class SessionOptionsFactory
             // Diagnostics: ORT writes a chrome://tracing JSON per session (PREFIX_<date>.json) with every kernel's time.
             options.ProfileOutputPathPrefix = prefix; // before EnableProfiling, which reads it
             options.EnableProfiling = true;
+        }
+
+        if (Environment.GetEnvironmentVariable("SEGCAM_ORT_OPTIMIZED_MODEL") is { Length: > 0 } modelPrefix)
+        {
+            // Diagnostics: the graph ORT runs after its optimisations (layout transforms, fusions), one file per session.
+            options.OptimizedModelFilePath = $"{modelPrefix}_{Interlocked.Increment(ref _optimizedModels)}.onnx";
         }
 
         return options;

@@ -90,9 +90,8 @@ internal static class AugmentedModelBuilder
             if (gradients is not null)
             {
                 var head = new CamHeadEmitter(b, layer, gradients[l], activationShape, options);
-                foreach (var method in options.Methods.Where(m => m.NeedsGradient()))
+                foreach (var (method, raw) in head.EmitAll(options.Methods.Where(m => m.NeedsGradient()).ToArray()))
                 {
-                    var raw = head.Emit(method);
                     camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());
                 }
             }

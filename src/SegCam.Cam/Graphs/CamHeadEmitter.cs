@@ -10,40 +10,88 @@ namespace SegCam.Cam.Graphs;
 internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] shape, CamOptions options)
 {
     private readonly long[] _spatialAxes = Enumerable.Range(2, shape.Length - 2).Select(i => (long)i).ToArray();
+    private readonly long _positions = shape.Skip(2).Aggregate(1L, (p, d) => p * d);
     private string? _gradTimesAct;
+    private string? _positiveGrad;
+    private string? _activationSums;
 
+    // Shared by several methods, so each is computed once per layer.
     private string GradTimesAct => _gradTimesAct ??= b.Mul(g, a, "cam/ga");
 
-    /// <summary>The raw map of <paramref name="method"/>.</summary>
-    public string Emit(CamMethod method) => method switch
+    private string PositiveGrad => _positiveGrad ??= b.Op("Relu", "cam/relu_g", [g]);
+
+    private string ActivationSums => _activationSums ??= b.ReduceSum(a, _spatialAxes, keepDims: true, "cam/sum_a");
+
+    /// <summary>The raw maps [N,1,spatial′] of <paramref name="methods"/> (gradient methods only).</summary>
+    /// <remarks>
+    /// The channel-weighted methods (Grad-CAM, Grad-CAM++, XGrad-CAM) share one batched MatMul of their stacked
+    /// weights [N,M,K] with A as [N,K,positions], which reads A once instead of writing w_k·A_k per method.
+    /// </remarks>
+    public Dictionary<CamMethod, string> EmitAll(IReadOnlyList<CamMethod> methods)
     {
-        CamMethod.SegGradCam => Weighted(b.ReduceMean(g, _spatialAxes, keepDims: true, "cam/gradcam")),
-        CamMethod.SegHiResGradCam => ChannelSum(GradTimesAct),
-        CamMethod.SegXResCam => ChannelSum(b.Mul(PooledGradient(), a, "cam/xres")),
-        CamMethod.SegGradCamPlusPlus => Weighted(PlusPlusWeights()),
-        CamMethod.SegXGradCam => Weighted(XGradWeights()),
-        CamMethod.SegLayerCam => ChannelSum(b.Mul(b.Op("Relu", "cam/layer", [g]), a, "cam/layer")),
-        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "not a gradient method"),
-    };
+        var maps = new Dictionary<CamMethod, string>();
+        var weighted = new List<(CamMethod Method, string Weights)>();
+        foreach (var method in methods)
+        {
+            switch (method)
+            {
+                case CamMethod.SegGradCam:
+                    weighted.Add((method, b.ReduceMean(g, _spatialAxes, keepDims: true, "cam/gradcam")));
+                    break;
+                case CamMethod.SegGradCamPlusPlus:
+                    weighted.Add((method, PlusPlusWeights()));
+                    break;
+                case CamMethod.SegXGradCam:
+                    weighted.Add((method, XGradWeights()));
+                    break;
+                case CamMethod.SegHiResGradCam:
+                    maps[method] = ChannelSum(GradTimesAct);
+                    break;
+                case CamMethod.SegXResCam:
+                    maps[method] = XResMap();
+                    break;
+                case CamMethod.SegLayerCam:
+                    maps[method] = ChannelSum(b.Mul(PositiveGrad, a, "cam/layer"));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(methods), method, "not a gradient method");
+            }
+        }
+
+        if (weighted.Count > 0)
+        {
+            const string h = "cam/weighted";
+            long n = shape[0], k = shape[1], m = weighted.Count;
+            var stacked = weighted.Count == 1
+                ? b.Reshape(weighted[0].Weights, [n, 1, k], h)
+                : b.Op("Concat", h, weighted.Select(w => b.Reshape(w.Weights, [n, 1, k], h)), Attr.Int("axis", 1));
+            var product = b.Op("MatMul", h, [stacked, b.Reshape(a, [n, k, _positions], h)]);
+            long[] mapShape = [n, 1, .. shape[2..]];
+            for (var i = 0; i < weighted.Count; i++)
+            {
+                var row = m == 1 ? product : b.Slice(product, [i], [i + 1], [1], hint: h);
+                maps[weighted[i].Method] = b.Reshape(row, mapShape, h);
+            }
+        }
+
+        return maps;
+    }
 
     private string ChannelSum(string x) => b.ReduceSum(x, [1], keepDims: true, "cam/sum");
 
-    private string Weighted(string weights) => ChannelSum(b.Mul(weights, a, "cam/weighted"));
-
     // w_k = Σ_p R(G)·α with α = G² / (2G² + s_k·G³ + 1e-6), α = 0 where G = 0 (pytorch-grad-cam closed form).
-    // Computed in float64: the denominator can nearly cancel (s_k < 0 on pre-activation layers) and float32 would amplify rounding.
+    // Only G > 0 contributes, so with t = relu(G) the term is t³ / (t²·(2 + s_k·t) + 1e-6), which is 0 where t = 0.
+    // The per-voxel arithmetic runs in float64: the denominator can nearly cancel (s_k < 0 on pre-activation layers).
     private string PlusPlusWeights()
     {
         const string h = "cam/gradcampp";
         var d = b.WithFloatType(Onnx.Model.TensorValues.Double);
-        var g64 = d.Cast(g, Onnx.Model.TensorValues.Double, h);
-        var s = d.ReduceSum(d.Cast(a, Onnx.Model.TensorValues.Double, h), _spatialAxes, keepDims: true, h);
-        var g2 = d.Mul(g64, g64, h);
-        var g3 = d.Mul(g2, g64, h);
-        var denominator = d.Add(d.Add(d.Mul(g2, d.Scalar(2), h), d.Mul(s, g3, h), h), d.Scalar(1e-6), h);
-        var alpha = d.Where(d.Op("Equal", h, [g64, d.Scalar(0)]), d.Scalar(0), d.Div(g2, denominator, h), h);
-        var weights = d.ReduceSum(d.Mul(d.Op("Relu", h, [g64]), alpha, h), _spatialAxes, keepDims: true, h);
-        return b.Cast(weights, Onnx.Model.TensorValues.Float, h);
+        var t = d.Cast(PositiveGrad, Onnx.Model.TensorValues.Double, h);
+        var s = d.Cast(ActivationSums, Onnx.Model.TensorValues.Double, h);
+        var t2 = d.Mul(t, t, h);
+        var denominator = d.Add(d.Mul(t2, d.Add(d.Mul(s, t, h), d.Scalar(2), h), h), d.Scalar(1e-6), h);
+        var terms = d.Div(d.Mul(t2, t, h), denominator, h);
+        return b.Cast(d.ReduceSum(terms, _spatialAxes, keepDims: true, h), Onnx.Model.TensorValues.Float, h);
     }
 
     // w_k = Σ_p G·A / (Σ_p A + 1e-7).
@@ -51,24 +99,45 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
     {
         const string h = "cam/xgrad";
         var numerator = b.ReduceSum(GradTimesAct, _spatialAxes, keepDims: true, h);
-        var denominator = b.Add(b.ReduceSum(a, _spatialAxes, keepDims: true, h), b.Scalar(1e-7), h);
-        return b.Div(numerator, denominator, h);
+        return b.Div(numerator, b.Add(ActivationSums, b.Scalar(1e-7), h), h);
     }
 
-    // Pool G over non-overlapping windows of w voxels per axis (a partial last window pools its real members),
-    // then give every voxel its window's value.
-    private string PooledGradient()
+    // Σ_k Gup_k · A_k, where Gup gives every voxel its window's pooled G: a nearest Resize by the integer factor w
+    // (asymmetric coordinates, floor: source index = ⌊i / w⌋), cropped when a size is not a multiple of w.
+    private string XResMap()
     {
         const string h = "cam/xres";
         var w = options.XResWindow;
         if (w == 1)
         {
-            return g;
+            return ChannelSum(GradTimesAct);
         }
 
         var dims = _spatialAxes.Length;
         var spatial = shape[2..];
         var windows = spatial.Select(n => (n + w - 1) / w).ToArray();
+        var pooled = b.Reshape(PooledGradient(windows), [shape[0], shape[1], .. windows], h);
+        float[] factors = [1, 1, .. Enumerable.Repeat((float)w, dims)];
+        var scales = b.Initializer(Onnx.Model.TensorValues.FromFloats(string.Empty, factors, dims + 2), h + "/scales");
+        var roi = b.Opset >= 13 ? string.Empty : b.Initializer(Onnx.Model.TensorValues.FromFloats(string.Empty, ReadOnlySpan<float>.Empty, 0), h + "/roi");
+        var up = b.Op("Resize", h, [pooled, roi, scales],
+            Attr.Str("mode", "nearest"), Attr.Str("coordinate_transformation_mode", "asymmetric"), Attr.Str("nearest_mode", "floor"));
+        if (windows.Select(o => o * w).SequenceEqual(spatial) is false)
+        {
+            up = b.Slice(up, new long[dims], spatial, _spatialAxes, hint: h);
+        }
+
+        return ChannelSum(b.Mul(up, a, h));
+    }
+
+    // Pool G over non-overlapping windows of w voxels per axis (a partial last window pools its real members):
+    // returns the pooled values as [N,K,o1,1,o2,1,…].
+    private string PooledGradient(long[] windows)
+    {
+        const string h = "cam/xres";
+        var w = options.XResWindow;
+        var dims = _spatialAxes.Length;
+        var spatial = shape[2..];
         var padded = new long[2 * shape.Length];
         for (var i = 0; i < dims; i++)
         {
@@ -76,7 +145,7 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         }
 
         var max = options.XResPool == XResPool.Max;
-        var gp = b.Pad(g, padded, max ? double.NegativeInfinity : 0.0, h);
+        var gp = padded.Any(p => p != 0) ? b.Pad(g, padded, max ? double.NegativeInfinity : 0.0, h) : g;
         var split = new List<long> { shape[0], shape[1] };
         var blocked = new List<long> { shape[0], shape[1] };
         var windowAxes = new List<long>();
@@ -90,20 +159,14 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         }
 
         var grouped = b.Reshape(gp, [.. split], h);
-        string pooled;
         if (max)
         {
-            pooled = b.ReduceMax(grouped, [.. windowAxes], keepDims: true, h);
-        }
-        else
-        {
-            var sums = b.ReduceSum(grouped, [.. windowAxes], keepDims: true, h);
-            var inverseCounts = InverseCounts(spatial, windows, w);
-            pooled = b.Mul(sums, b.Floats(inverseCounts, [1, 1, .. blocked.Skip(2)], h + "/counts"), h);
+            return b.ReduceMax(grouped, [.. windowAxes], keepDims: true, h);
         }
 
-        var replicated = b.Reshape(b.Expand(pooled, [.. split], h), [shape[0], shape[1], .. windows.Select(o => o * w)], h);
-        return b.Slice(replicated, new long[dims], spatial, _spatialAxes, hint: h);
+        var sums = b.ReduceSum(grouped, [.. windowAxes], keepDims: true, h);
+        var inverseCounts = InverseCounts(spatial, windows, w);
+        return b.Mul(sums, b.Floats(inverseCounts, [1, 1, .. blocked.Skip(2)], h + "/counts"), h);
     }
 
     private static double[] InverseCounts(long[] spatial, long[] windows, long w)

@@ -20,6 +20,7 @@ namespace SegCam.Onnx.Optimization;
 public static class NchwcLayoutRewrite
 {
     private const float MaskScale = 1.7014118346046923e38f; // 2^127
+    private const long ChannelBlock = 16;
 
     /// <summary>Rewrites <paramref name="graph"/> in place; returns how many patterns were rewritten.</summary>
     /// <param name="graph">A float32 graph.</param>
@@ -100,8 +101,10 @@ public static class NchwcLayoutRewrite
             return null;
         }
 
+        // ORT blocks channels by 8 (AVX2) or 16 (AVX-512) and leaves a depthwise Conv of other channel counts in NCHW,
+        // where the mask Conv would cost more than the Where it replaces.
         var y = greater.Input[0];
-        return shapeOf(y) is { Length: 4 } shape && shape[1] > 0 ? new Mask(greater, y, shape[1]) : null;
+        return shapeOf(y) is { Length: 4 } shape && shape[1] > 0 && shape[1] % ChannelBlock == 0 ? new Mask(greater, y, shape[1]) : null;
     }
 
     private static List<NodeProto> ReluMask(GraphBuilder b, GraphProto detached, NodeProto where, string y, long channels, int opset)
