@@ -15,7 +15,7 @@ public static class GradientRules
         .ToDictionary(r => r.OpType, StringComparer.Ordinal);
 
     /// <summary>Version of the rule set; part of every session cache key.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Operators that have a rule.</summary>
     public static IReadOnlyCollection<string> Supported => Registry.Keys;

@@ -9,9 +9,9 @@ namespace SegCam.Onnx.Optimization;
 /// transformer keeps in its blocked layout, so the reverse sweep runs from convolution to convolution without
 /// reordering every tensor to NCHW and back (README, "where the CAM graph's time goes"):
 /// <list type="bullet">
-/// <item>ReLU-style masks <c>Where(Greater(y, 0), dy, 0)</c> become <c>Mul(dy, Clip(DepthwiseConv1x1(y, 2^127), 0, 1))</c>:
-/// 2^127·y is ≥ 1 (or +∞) for every positive normal float and ≤ 0 otherwise, so the clipped mask is exactly 1[y &gt; 0]
-/// (only subnormal y, below 2^-126, would give a fraction).</item>
+/// <item>ReLU masks <c>Sign(y)</c> of a Relu output y (the ReLU rule's dX = dY·Sign(Y)) become
+/// <c>Clip(DepthwiseConv1x1(y, 2^127), 0, 1)</c>: 2^127·y is ≥ 1 (or +∞) for every positive normal float and 0 for
+/// y = 0, so the clipped mask equals Sign(y) for y ≥ 0 (only subnormal y, below 2^-126, would give a fraction).</item>
 /// <item>A Conv whose output is read only by channel Slices (the gradient of a Concat) becomes one Conv per slice, with
 /// the slice's rows of the weight and bias — the same sums per output channel, with no Slice in between.</item>
 /// </list>
@@ -34,7 +34,6 @@ public static class NchwcLayoutRewrite
         var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         var builder = new GraphBuilder(graph, opset);
-        var detached = new GraphProto();
         var rewritten = 0;
 
         foreach (var node in graph.Node.ToArray())
@@ -44,10 +43,9 @@ public static class NchwcLayoutRewrite
                 continue;
             }
 
-            if (node.OpType == "Where" && MaskPattern(index, node, shapeOf) is { } mask)
+            if (node.OpType == "Sign" && MaskChannels(index, node, shapeOf) is { } channels)
             {
-                replacements[node] = ReluMask(builder, detached, node, mask.Y, mask.Channels, opset);
-                replacements[mask.Greater] = [];
+                replacements[node] = ReluMask(builder, node, channels, opset);
                 rewritten++;
             }
             else if (node.OpType == "Conv" && SlicedConv(index, node, outputs, opset) is { } slices)
@@ -55,7 +53,7 @@ public static class NchwcLayoutRewrite
                 replacements[node] = [];
                 foreach (var (slice, start, end) in slices)
                 {
-                    replacements[slice] = [SliceOfConv(builder, detached, node, index, slice, start, end)];
+                    replacements[slice] = [SliceOfConv(builder, node, index, slice, start, end)];
                 }
 
                 rewritten++;
@@ -67,7 +65,7 @@ public static class NchwcLayoutRewrite
             return 0;
         }
 
-        var nodes = new List<NodeProto>(graph.Node.Count + detached.Node.Count);
+        var nodes = new List<NodeProto>(graph.Node.Count + (2 * rewritten));
         foreach (var node in graph.Node)
         {
             if (replacements.TryGetValue(node, out var instead))
@@ -85,50 +83,39 @@ public static class NchwcLayoutRewrite
         return rewritten;
     }
 
-    private sealed record Mask(NodeProto Greater, string Y, long Channels);
-
-    private static Mask? MaskPattern(GraphIndex index, NodeProto where, Func<string, long[]?> shapeOf)
+    /// <summary>The channel count of a Sign(y) whose y comes from a Relu (so y ≥ 0) and that ORT can keep blocked; else null.</summary>
+    private static long? MaskChannels(GraphIndex index, NodeProto sign, Func<string, long[]?> shapeOf)
     {
-        if (where.Input.Count != 3 || !IsFloatZero(index.Initializer(where.Input[2])))
-        {
-            return null;
-        }
-
-        var greater = index.Producer(where.Input[0]);
-        if (greater is not { OpType: "Greater" } || greater.Input.Count != 2 || !IsFloatZero(index.Initializer(greater.Input[1]))
-            || index.Consumers(where.Input[0]).Count != 1)
+        if (sign.Input.Count != 1 || index.Producer(sign.Input[0]) is not { OpType: "Relu" })
         {
             return null;
         }
 
         // ORT blocks channels by 8 (AVX2) or 16 (AVX-512) and leaves a depthwise Conv of other channel counts in NCHW,
-        // where the mask Conv would cost more than the Where it replaces.
-        var y = greater.Input[0];
-        return shapeOf(y) is { Length: 4 } shape && shape[1] > 0 && shape[1] % ChannelBlock == 0 ? new Mask(greater, y, shape[1]) : null;
+        // where the mask Conv would cost more than the Sign it replaces.
+        return shapeOf(sign.Input[0]) is { Length: 4 } shape && shape[1] > 0 && shape[1] % ChannelBlock == 0 ? shape[1] : null;
     }
 
-    private static List<NodeProto> ReluMask(GraphBuilder b, GraphProto detached, NodeProto where, string y, long channels, int opset)
+    private static List<NodeProto> ReluMask(GraphBuilder b, NodeProto sign, long channels, int opset)
     {
         var weight = b.Initializer(TensorValues.FromFloats(string.Empty, Enumerable.Repeat(MaskScale, (int)channels).ToArray(), channels, 1, 1, 1), "nchwc/relu_mask_scale");
-        var scaled = b.Op("Conv", "nchwc/relu_mask", [y, weight], Attr.Ints("kernel_shape", [1, 1]), Attr.Int("group", channels));
-        var conv = Detach(b, detached);
-        string clipped;
+        var scaled = b.Op("Conv", "nchwc/relu_mask", [sign.Input[0], weight], Attr.Ints("kernel_shape", [1, 1]), Attr.Int("group", channels));
+        var conv = Detach(b);
+        var clip = new NodeProto { OpType = "Clip", Name = b.UniqueName("n/nchwc/relu_mask/Clip") };
+        clip.Input.Add(scaled);
         if (opset >= 11)
         {
-            var zero = b.Initializer(TensorValues.FromFloats(string.Empty, [0f]), "nchwc/zero");
-            var one = b.Initializer(TensorValues.FromFloats(string.Empty, [1f]), "nchwc/one");
-            clipped = b.Op("Clip", "nchwc/relu_mask", [scaled, zero, one]);
+            clip.Input.Add(b.Initializer(TensorValues.FromFloats(string.Empty, [0f]), "nchwc/zero"));
+            clip.Input.Add(b.Initializer(TensorValues.FromFloats(string.Empty, [1f]), "nchwc/one"));
         }
         else
         {
-            clipped = b.Op("Clip", "nchwc/relu_mask", [scaled], Attr.Float("min", 0f), Attr.Float("max", 1f));
+            clip.Attribute.Add(Attr.Float("min", 0f));
+            clip.Attribute.Add(Attr.Float("max", 1f));
         }
 
-        var clip = Detach(b, detached);
-        var mul = new NodeProto { OpType = "Mul", Name = b.UniqueName("n/nchwc/relu_mask/Mul") };
-        mul.Input.AddRange([where.Input[1], clipped]);
-        mul.Output.Add(where.Output[0]);
-        return [conv, clip, mul];
+        clip.Output.Add(sign.Output[0]);
+        return [conv, clip];
     }
 
     private static List<(NodeProto Slice, long Start, long End)>? SlicedConv(GraphIndex index, NodeProto conv, HashSet<string> outputs, int opset)
@@ -195,7 +182,7 @@ public static class NchwcLayoutRewrite
         return end > start ? (start, end) : null;
     }
 
-    private static NodeProto SliceOfConv(GraphBuilder b, GraphProto detached, NodeProto conv, GraphIndex index, NodeProto slice, long start, long end)
+    private static NodeProto SliceOfConv(GraphBuilder b, NodeProto conv, GraphIndex index, NodeProto slice, long start, long end)
     {
         var weight = index.Initializer(conv.Input[1])!;
         var perChannel = weight.Dims.Skip(1).Aggregate(1L, (a, d) => a * d);
@@ -215,14 +202,10 @@ public static class NchwcLayoutRewrite
     }
 
     /// <summary>Takes the node the builder just appended back out of the graph, to be placed by the caller.</summary>
-    private static NodeProto Detach(GraphBuilder b, GraphProto detached)
+    private static NodeProto Detach(GraphBuilder b)
     {
         var node = b.Graph.Node[^1];
         b.Graph.Node.RemoveAt(b.Graph.Node.Count - 1);
-        detached.Node.Add(node);
         return node;
     }
-
-    private static bool IsFloatZero(TensorProto? t)
-        => t is { DataType: TensorValues.Float } && t.Dims.Aggregate(1L, (a, d) => a * d) == 1 && TensorValues.ToDoubles(t)[0] == 0;
 }

@@ -7,8 +7,10 @@ internal static class ActivationRules
 {
     public static IEnumerable<GradientRule> All()
     {
+        // Y = relu(X) ≥ 0, so Sign(Y) is exactly the mask 1[X > 0] (0 at the kink, as PyTorch): two vectorised passes
+        // where Where(Y > 0, dY, 0) broadcast a scalar.
         yield return GradientRule.Unary("Relu", c =>
-            c.SetGrad(0, c.B.Where(c.B.Greater(c.Y(), c.Scalar(0), c.Hint), c.Dy, c.Scalar(0), c.Hint)));
+            c.SetGrad(0, c.B.Mul(c.Dy, c.B.Op("Sign", c.Hint, [c.Y()]), c.Hint)));
 
         yield return GradientRule.Unary("LeakyRelu", c =>
         {

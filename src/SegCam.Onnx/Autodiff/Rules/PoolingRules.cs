@@ -34,7 +34,25 @@ internal static class PoolingRules
                     && outSp[i] == inSp[i] / geo.Kernel[i];
         }
 
-        c.SetGrad(0, fast ? MaxPoolWindows(c, geo, xShape, outSp) : MaxPoolGeneral(c, geo, xShape, outSp));
+        c.SetGrad(0, !fast ? MaxPoolGeneral(c, geo, xShape, outSp)
+            : c.B.Opset >= 11 ? MaxPoolScatter(c, geo, xShape) : MaxPoolWindows(c, geo, xShape, outSp));
+    }
+
+    /// <summary>
+    /// Non-overlapping windows: MaxPool's Indices output names each window's first maximum (row-major scan, the element
+    /// PyTorch routes the gradient to), and dY is scattered there into zeros — three passes instead of a windowed
+    /// reshape, transpose and cumulative sum. Windows do not overlap, so no index repeats.
+    /// </summary>
+    private static string MaxPoolScatter(RuleContext c, ConvRules.Geometry geo, long[] xShape)
+    {
+        var b = c.B;
+        var h = c.Hint;
+        var indices = b.OpMulti("MaxPool", h, [c.X()], 2,
+            Attr.Ints("kernel_shape", geo.Kernel), Attr.Ints("strides", geo.Strides), Attr.Int("storage_order", 0))[1];
+        var count = xShape.Aggregate(1L, (a, d) => a * d);
+        var zeros = b.Op("ConstantOfShape", h, [b.Ints(count)], Attr.Tensor("value", Model.TensorValues.FromDoubles(string.Empty, b.FloatType, [0.0], 1)));
+        var scattered = b.Op("ScatterElements", h, [zeros, b.Reshape(indices, [-1], h), b.Reshape(c.Dy, [-1], h)], Attr.Int("axis", 0));
+        return b.Reshape(scattered, xShape, h);
     }
 
     /// <summary>Non-overlapping windows: reshape into [N,C,o…,K] and keep the first maximum of each window.</summary>
