@@ -100,6 +100,19 @@ public sealed class EngineTests
         AssertClose(kept.Maps[CamMethod.SegHiResGradCam], again.Maps[CamMethod.SegHiResGradCam], 1e-6, "same request");
     }
 
+    [Theory]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NaN)]
+    public void A_non_finite_map_is_refused_with_its_reason(float poison)
+    {
+        using var engine = new CamEngine();
+        var input = Input.ToFloat32();
+        input[input.Length / 2] = poison;
+        var request = Request(PixelSet.All(), new CamOptions { Methods = [CamMethod.SegHiResGradCam, CamMethod.SegLayerCam] }) with { Input = input };
+        var error = Assert.Throws<InvalidRequestException>(() => engine.Compute(UNet, request, TestContext.Current.CancellationToken));
+        Assert.Contains("non-finite", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Augmented_forward_matches_the_original_model()
     {
