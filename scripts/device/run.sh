@@ -31,11 +31,11 @@ export LD_LIBRARY_PATH="$work/pub:$libs${LD_LIBRARY_PATH:-}" DOTNET_SYSTEM_GLOBA
 segcam=$work/pub/segcam
 model=$work/ref/models/unet2d.onnx
 nproc > "$out/machine.txt"; nvidia-smi >> "$out/machine.txt"
-run() { # name timeout command...
+run() { # name timeout command... — every step's output goes to $out/checks.txt (few files come back)
     local name=$1 limit=$2; shift 2
-    echo "== $name: $*"
-    timeout "$limit" "$@" > "$out/$name.txt" 2>&1; echo "exit $?" >> "$out/$name.txt"
-    tail -n 4 "$out/$name.txt"
+    { echo "== $name: $*"; timeout "$limit" "$@" 2>&1; echo "exit $?"; } > "$work/step.txt"
+    cat "$work/step.txt" >> "$out/checks.txt"
+    grep -v '^  ok ' "$work/step.txt" | tail -n 6
 }
 want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 only=${4:-}   # optional: a space-separated list of the steps below to run
