@@ -81,17 +81,15 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
 
     // w_k = Σ_p R(G)·α with α = G² / (2G² + s_k·G³ + 1e-6), α = 0 where G = 0 (pytorch-grad-cam closed form).
     // Only G > 0 contributes, so with t = relu(G) the term is t³ / (t²·(2 + s_k·t) + 1e-6), which is 0 where t = 0.
-    // The per-voxel arithmetic runs in float64: the denominator can nearly cancel (s_k < 0 on pre-activation layers).
+    // It runs in the graph's precision, as pytorch-grad-cam computes it in the gradient's dtype; where s_k·t nearly
+    // cancels 2 (pre-activation layers), float32 amplifies the rounding of G itself, and --precision float64 is the cure.
     private string PlusPlusWeights()
     {
         const string h = "cam/gradcampp";
-        var d = b.WithFloatType(Onnx.Model.TensorValues.Double);
-        var t = d.Cast(PositiveGrad, Onnx.Model.TensorValues.Double, h);
-        var s = d.Cast(ActivationSums, Onnx.Model.TensorValues.Double, h);
-        var t2 = d.Mul(t, t, h);
-        var denominator = d.Add(d.Mul(t2, d.Add(d.Mul(s, t, h), d.Scalar(2), h), h), d.Scalar(1e-6), h);
-        var terms = d.Div(d.Mul(t2, t, h), denominator, h);
-        return b.Cast(d.ReduceSum(terms, _spatialAxes, keepDims: true, h), Onnx.Model.TensorValues.Float, h);
+        var t = PositiveGrad;
+        var t2 = b.Mul(t, t, h);
+        var denominator = b.Add(b.Mul(t2, b.Add(b.Mul(ActivationSums, t, h), b.Scalar(2), h), h), b.Scalar(1e-6), h);
+        return b.ReduceSum(b.Div(b.Mul(t2, t, h), denominator, h), _spatialAxes, keepDims: true, h);
     }
 
     // w_k = Σ_p G·A / (Σ_p A + 1e-7).
