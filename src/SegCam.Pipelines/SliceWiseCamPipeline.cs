@@ -233,7 +233,7 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
             }
 
             ProgressReports.Report(progress, "segment", start + indices.Length - first, end - first, clock);
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // as in Explain: keep the peak O(batch)
+            CollectEvery(4, start / batch); // as in Explain: keep the peak O(batch)
         }
 
         return count;
@@ -310,12 +310,21 @@ public sealed class SliceWiseCamPipeline : IVolumePipeline
                 request.FinalSlices?.Report(new FinalSlices(next, final));
             }
 
-            // Each batch leaves a few large arrays (engine outputs) on the large-object heap, which only a full
-            // collection frees; collecting here keeps the peak at O(batch) instead of growing with the slice count.
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+            // Each batch leaves a few large arrays (inference outputs, masks) on the large-object heap, which only a full
+            // collection frees; collecting every few batches keeps the peak at O(batch) instead of growing with the
+            // slice count (the CAM outputs themselves are recycled: the result is disposed above).
+            CollectEvery(4, start / batch);
         }
 
         return layers;
+    }
+
+    private static void CollectEvery(int batches, int index)
+    {
+        if (index % batches == batches - 1)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+        }
     }
 
     private string[] LayerResolution(VolumeCamRequest request, int height, int width, int batch)
