@@ -27,10 +27,10 @@ public sealed class NchwcLayoutRewriteTests
         var masked = g.Node("Mul", [dy, g.Node("Sign", [relu])]);
         var masked2 = g.Node("Mul", [g.Node("Sign", [relu2]), dy]);
         var both = g.Node("Add", [masked, masked2]);
-        var conv = g.Node("Conv", [both, g.Const([24, 16, 3, 3]), g.Const([24])], Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("pads", [1, 1, 1, 1]));
-        var first = Slice(g, conv, 0, 8, opset);
-        var second = Slice(g, conv, 8, 100, opset);
-        var third = Slice(g, conv, -8, 24, opset);
+        var conv = g.Node("Conv", [both, g.Const([48, 16, 3, 3]), g.Const([48])], Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("pads", [1, 1, 1, 1]));
+        var first = Slice(g, conv, 0, 16, opset);
+        var second = Slice(g, conv, 16, 100, opset);
+        var third = Slice(g, conv, -16, 48, opset);
         g.Output(g.Node("Concat", [first, g.Node("Mul", [second, g.Node("Concat", [first, third], Attr.Int("axis", 1))])], Attr.Int("axis", 1)));
 
         var random = new Random(3);
@@ -63,7 +63,12 @@ public sealed class NchwcLayoutRewriteTests
         var notRelu = g.Node("Mul", [conv, g.Node("Sign", ["a"])]);                              // Sign of a value that may be negative
         var spatial = g.Node("Slice", [conv, g.Ints(1), g.Ints(4), g.Ints(2)]);                 // slices a spatial axis
         var strided = g.Node("Slice", [conv, g.Ints(0), g.Ints(16), g.Ints(1), g.Ints(2)]);     // step 2 on channels
+        var wide = g.Node("Conv", ["a", g.Const([24, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
+        var narrow = g.Node("Slice", [wide, g.Ints(0), g.Ints(8), g.Ints(1)]);                  // 8 channels: not a whole block
+        var rest = g.Node("Slice", [wide, g.Ints(8), g.Ints(24), g.Ints(1)]);                  // 16 channels: a whole block
         g.Output(g.Node("Add", [g.Node("Add", [notRelu, g.Node("Pad", [spatial, g.Ints(0, 0, 1, 0, 0, 0, 1, 0)])]), g.Node("Concat", [strided, strided], Attr.Int("axis", 1))]));
+        g.Model.Graph.Output.Add(new ValueInfoProto { Name = narrow, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = TensorValues.Float } } });
+        g.Model.Graph.Output.Add(new ValueInfoProto { Name = rest, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = TensorValues.Float } } });
         var before = g.Model.Clone();
         Assert.Equal(0, NchwcLayoutRewrite.Apply(g.Model.Graph, 17, _ => [1, 16, 5, 5]));
         Assert.Equal(before, g.Model);

@@ -138,7 +138,10 @@ public static class NchwcLayoutRewrite
         var result = new List<(NodeProto, long, long)>();
         foreach (var slice in consumers)
         {
-            if (slice.OpType != "Slice" || slice.Input[0] != conv.Output[0] || ChannelRange(index, slice, channels, opset) is not { } range)
+            // Each part must be whole channel blocks: narrower parts stay in NCHW anyway, and splitting their Conv
+            // would only read its input once per part.
+            if (slice.OpType != "Slice" || slice.Input[0] != conv.Output[0] || ChannelRange(index, slice, channels, opset) is not { } range
+                || (range.End - range.Start) % ChannelBlock != 0)
             {
                 return null;
             }
