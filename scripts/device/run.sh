@@ -46,6 +46,29 @@ want bench-cuda-f64 && run bench-cuda-f64 90 "$segcam" bench --model "$model" --
 want volume-cuda-off && run volume-cuda-off 90 "$segcam" bench-volume --device cuda --skip-empty false --runs 3
 want volume-cuda-on && run volume-cuda-on 60 "$segcam" bench-volume --device cuda --skip-empty true --runs 3
 want server-cuda && run server-cuda 120 "$segcam" bench-server --device cuda --runs 5
+if want volume-cuda-vs-cpu; then
+    # The slice-wise pipeline on CUDA against CPU: every slice explained, 6 batches of 8, so later batches land in
+    # recycled output arrays.
+    v=$work/volume && rm -rf "$v" && mkdir -p "$v"
+    "$segcam" phantom --out-ct "$v/ct.nii.gz" --out-labels "$v/labels.nii.gz" --size 128,128,48 > /dev/null
+    for device in cuda cpu; do
+        for precision in float64 float32; do
+            run "volume-$device-$precision" 300 "$segcam" cam --model demo-unet2d --input "$v/ct.nii.gz" --class tumour --pixel-set all \
+                --method seg-hires-grad-cam,seg-grad-cam --precision $precision --device $device --out "$v/$device-$precision.npy"
+        done
+    done
+    run volume-compare 60 python3 - "$v" <<'PY'
+import glob, os, sys
+import numpy as np
+v = sys.argv[1]
+for precision, tolerance in (("float64", 1e-9), ("float32", 2e-2)):  # float32 convolutions on CUDA use TF32
+    for cpu in sorted(glob.glob(f"{v}/cpu-{precision}*.npy")):
+        gpu = cpu.replace("/cpu-", "/cuda-")
+        a, b = np.load(cpu).astype(np.float64), np.load(gpu).astype(np.float64)
+        error = np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)
+        print(os.path.basename(cpu), a.shape, f"max|cuda-cpu|/max|cpu| = {error:.2e}", "ok" if error <= tolerance else "FAIL")
+PY
+fi
 if want profile-cuda; then
     rm -rf "$work/profile" && mkdir -p "$work/profile"
     SEGCAM_ORT_PROFILE="$work/profile/p" run profile-cuda 120 "$segcam" bench --model "$model" --input-shape 8,1,256,256 --runs 3 --device cuda
