@@ -37,8 +37,15 @@ public sealed class SessionOptionsFactory
             }
         }
 
-        _report(FallbackReason ?? $"execution provider: {ProviderName}");
+        _report(FallbackReason ?? $"execution provider: {ProviderName}" + (Active == ExecutionDevice.Cuda ? (AllowTf32 ? " (TF32 convolutions allowed)" : " (TF32 off)") : string.Empty));
     }
+
+    /// <summary>
+    /// Whether CUDA convolutions and matrix products may use TF32 tensor cores (10-bit mantissa): faster, but float32
+    /// heatmaps then differ from the CPU's by up to a few per cent of their maximum (measured on an H200). Off unless
+    /// the environment sets <c>SEGCAM_CUDA_TF32=1</c>; float64 never uses TF32.
+    /// </summary>
+    public static bool AllowTf32 { get; } = Environment.GetEnvironmentVariable("SEGCAM_CUDA_TF32") == "1";
 
     /// <summary>The device asked for.</summary>
     public ExecutionDevice Requested { get; }
@@ -66,6 +73,7 @@ public sealed class SessionOptionsFactory
                 ["cudnn_conv_use_max_workspace"] = "1",
                 ["do_copy_in_default_stream"] = "1",
                 ["arena_extend_strategy"] = "kSameAsRequested",
+                ["use_tf32"] = AllowTf32 ? "1" : "0",
             });
             options = SessionOptions.MakeSessionOptionWithCudaProvider(cuda);
         }
