@@ -137,7 +137,7 @@ public sealed class SlidingWindowCamPipeline : IVolumePipeline
             }
 
             ProgressReports.Report(progress, "explain", start + chunk.Length, patches.Length, clock);
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // keep the peak O(batch), as in the slice-wise pipeline
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false); // keep the peak O(batch); every batch here (3-D patches are large; the slice-wise pipeline collects every 4, measured there only)
         }
 
         foreach (var heatmap in heatmaps.SelectMany(h => h.Values))

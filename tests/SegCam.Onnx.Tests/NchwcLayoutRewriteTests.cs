@@ -15,7 +15,7 @@ public sealed class NchwcLayoutRewriteTests
 {
     [Theory]
     [InlineData(17)]
-    [InlineData(9)]
+    [InlineData(11)]
     public void Relu_masks_and_sliced_convs_are_rewritten_and_compute_the_same(int opset)
     {
         var g = new TestGraph(opset, 2, 16, 9, 11);
@@ -28,9 +28,9 @@ public sealed class NchwcLayoutRewriteTests
         var masked2 = g.Node("Mul", [g.Node("Sign", [relu2]), dy]);
         var both = g.Node("Add", [masked, masked2]);
         var conv = g.Node("Conv", [both, g.Const([48, 16, 3, 3]), g.Const([48])], Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("pads", [1, 1, 1, 1]));
-        var first = Slice(g, conv, 0, 16, opset);
-        var second = Slice(g, conv, 16, 100, opset);
-        var third = Slice(g, conv, -16, 48, opset);
+        var first = Slice(g, conv, 0, 16);
+        var second = Slice(g, conv, 16, 100);
+        var third = Slice(g, conv, -16, 48);
         g.Output(g.Node("Concat", [first, g.Node("Mul", [second, g.Node("Concat", [first, third], Attr.Int("axis", 1))])], Attr.Int("axis", 1)));
 
         var random = new Random(3);
@@ -74,10 +74,20 @@ public sealed class NchwcLayoutRewriteTests
         Assert.Equal(before, g.Model);
     }
 
-    private static string Slice(TestGraph g, string x, long start, long end, int opset)
-        => opset >= 10
-            ? g.Node("Slice", [x, g.Ints(start), g.Ints(end), g.Ints(1)])
-            : g.Node("Slice", [x], Attr.Ints("starts", [start]), Attr.Ints("ends", [end]), Attr.Ints("axes", [1]));
+    [Fact]
+    public void Graphs_below_opset_11_are_left_alone()
+    {
+        // The engine never builds them (models are upgraded to opset 11 on load); Clip and Slice differ below it.
+        var g = new TestGraph(10, 1, 16, 5, 5);
+        var relu = g.Node("Relu", [g.Node("Conv", ["a", g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]))]);
+        g.Output(g.Node("Mul", [relu, g.Node("Sign", [relu])]));
+        var before = g.Model.Clone();
+        Assert.Equal(0, NchwcLayoutRewrite.Apply(g.Model.Graph, 10, _ => [1, 16, 5, 5]));
+        Assert.Equal(before, g.Model);
+    }
+
+    private static string Slice(TestGraph g, string x, long start, long end)
+        => g.Node("Slice", [x, g.Ints(start), g.Ints(end), g.Ints(1)]);
 
     private static float[] Run(ModelProto model, float[] x, GraphOptimizationLevel level)
     {

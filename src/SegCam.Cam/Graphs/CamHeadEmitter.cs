@@ -62,12 +62,12 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         {
             const string h = "cam/weighted";
             long n = shape[0], k = shape[1], m = weighted.Count;
-            var stacked = weighted.Count == 1
+            var stacked = m == 1
                 ? b.Reshape(weighted[0].Weights, [n, 1, k], h)
                 : b.Op("Concat", h, weighted.Select(w => b.Reshape(w.Weights, [n, 1, k], h)), Attr.Int("axis", 1));
             var product = b.Op("MatMul", h, [stacked, b.Reshape(a, [n, k, _positions], h)]);
             long[] mapShape = [n, 1, .. shape[2..]];
-            for (var i = 0; i < weighted.Count; i++)
+            for (var i = 0; i < m; i++)
             {
                 var row = m == 1 ? product : b.Slice(product, [i], [i + 1], [1], hint: h);
                 maps[weighted[i].Method] = b.Reshape(row, mapShape, h);

@@ -15,7 +15,8 @@ namespace SegCam.Onnx.Optimization;
 /// <item>A Conv whose output is read only by channel Slices (the gradient of a Concat) becomes one Conv per slice, with
 /// the slice's rows of the weight and bias — the same sums per output channel, with no Slice in between.</item>
 /// </list>
-/// Only float32 rank-4 tensors are touched; the results equal the original graph's up to summation order.
+/// Only float32 rank-4 tensors of opset-11+ graphs (all the engine builds: older models are upgraded on load) are
+/// touched; the results equal the original graph's up to summation order.
 /// </summary>
 public static class NchwcLayoutRewrite
 {
@@ -24,12 +25,17 @@ public static class NchwcLayoutRewrite
 
     /// <summary>Rewrites <paramref name="graph"/> in place; returns how many patterns were rewritten.</summary>
     /// <param name="graph">A float32 graph.</param>
-    /// <param name="opset">The default-domain opset (Clip takes its bounds as inputs from 11, Slice from 10).</param>
+    /// <param name="opset">The default-domain opset; below 11 the graph is left alone.</param>
     /// <param name="shapeOf">Known shapes of tensors (the probe of the forward model); null when unknown.</param>
     public static int Apply(GraphProto graph, int opset, Func<string, long[]?> shapeOf)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(shapeOf);
+        if (opset < OpsetUpgrade.Target)
+        {
+            return 0;
+        }
+
         var index = new GraphIndex(graph);
         var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
@@ -45,10 +51,10 @@ public static class NchwcLayoutRewrite
 
             if (node.OpType == "Sign" && MaskChannels(index, node, shapeOf) is { } channels)
             {
-                replacements[node] = ReluMask(builder, node, channels, opset);
+                replacements[node] = ReluMask(builder, node, channels);
                 rewritten++;
             }
-            else if (node.OpType == "Conv" && SlicedConv(index, node, outputs, opset) is { } slices)
+            else if (node.OpType == "Conv" && SlicedConv(index, node, outputs) is { } slices)
             {
                 replacements[node] = [];
                 foreach (var (slice, start, end) in slices)
@@ -96,29 +102,18 @@ public static class NchwcLayoutRewrite
         return shapeOf(sign.Input[0]) is { Length: 4 } shape && shape[1] > 0 && shape[1] % ChannelBlock == 0 ? shape[1] : null;
     }
 
-    private static List<NodeProto> ReluMask(GraphBuilder b, NodeProto sign, long channels, int opset)
+    private static List<NodeProto> ReluMask(GraphBuilder b, NodeProto sign, long channels)
     {
         var weight = b.Initializer(TensorValues.FromFloats(string.Empty, Enumerable.Repeat(MaskScale, (int)channels).ToArray(), channels, 1, 1, 1), "nchwc/relu_mask_scale");
         var scaled = b.Op("Conv", "nchwc/relu_mask", [sign.Input[0], weight], Attr.Ints("kernel_shape", [1, 1]), Attr.Int("group", channels));
         var conv = Detach(b);
         var clip = new NodeProto { OpType = "Clip", Name = b.UniqueName("n/nchwc/relu_mask/Clip") };
-        clip.Input.Add(scaled);
-        if (opset >= 11)
-        {
-            clip.Input.Add(b.Initializer(TensorValues.FromFloats(string.Empty, [0f]), "nchwc/zero"));
-            clip.Input.Add(b.Initializer(TensorValues.FromFloats(string.Empty, [1f]), "nchwc/one"));
-        }
-        else
-        {
-            clip.Attribute.Add(Attr.Float("min", 0f));
-            clip.Attribute.Add(Attr.Float("max", 1f));
-        }
-
+        clip.Input.AddRange([scaled, b.Scalar(0), b.Scalar(1)]);
         clip.Output.Add(sign.Output[0]);
         return [conv, clip];
     }
 
-    private static List<(NodeProto Slice, long Start, long End)>? SlicedConv(GraphIndex index, NodeProto conv, HashSet<string> outputs, int opset)
+    private static List<(NodeProto Slice, long Start, long End)>? SlicedConv(GraphIndex index, NodeProto conv, HashSet<string> outputs)
     {
         if (conv.Input.Count < 2 || conv.Output.Count != 1 || outputs.Contains(conv.Output[0])
             || conv.Attribute.Any(a => a.Name == "group" && a.I != 1)
@@ -140,7 +135,7 @@ public static class NchwcLayoutRewrite
         {
             // Each part must be whole channel blocks: narrower parts stay in NCHW anyway, and splitting their Conv
             // would only read its input once per part.
-            if (slice.OpType != "Slice" || slice.Input[0] != conv.Output[0] || ChannelRange(index, slice, channels, opset) is not { } range
+            if (slice.OpType != "Slice" || slice.Input[0] != conv.Output[0] || ChannelRange(index, slice, channels) is not { } range
                 || (range.End - range.Start) % ChannelBlock != 0)
             {
                 return null;
@@ -153,29 +148,14 @@ public static class NchwcLayoutRewrite
     }
 
     /// <summary>[start, end) of a Slice that takes a step-1 range of axis 1 and nothing else; null otherwise.</summary>
-    private static (long Start, long End)? ChannelRange(GraphIndex index, NodeProto slice, long channels, int opset)
+    private static (long Start, long End)? ChannelRange(GraphIndex index, NodeProto slice, long channels)
     {
-        long[]? starts, ends, axes, steps = null;
-        if (opset >= 10)
-        {
-            long[]? Constant(int i) => i < slice.Input.Count && slice.Input[i].Length > 0
-                ? index.Initializer(slice.Input[i]) is { } t ? TensorValues.ToLongs(t) : null
-                : [];
-            (starts, ends, axes, steps) = (Constant(1), Constant(2), Constant(3), Constant(4));
-            if (starts is null || ends is null || axes is null || steps is null)
-            {
-                return null;
-            }
-        }
-        else
-        {
-            starts = slice.Attribute.FirstOrDefault(a => a.Name == "starts")?.Ints.ToArray();
-            ends = slice.Attribute.FirstOrDefault(a => a.Name == "ends")?.Ints.ToArray();
-            axes = slice.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray() ?? [];
-        }
-
+        long[]? Constant(int i) => i < slice.Input.Count && slice.Input[i].Length > 0
+            ? index.Initializer(slice.Input[i]) is { } t ? TensorValues.ToLongs(t) : null
+            : [];
+        var (starts, ends, axes, steps) = (Constant(1), Constant(2), Constant(3), Constant(4));
         if (starts is not { Length: 1 } || ends is not { Length: 1 } || axes is not [1 or -3]
-            || (steps is { Length: > 0 } && steps is not [1]))
+            || steps is null || (steps.Length > 0 && steps is not [1]))
         {
             return null;
         }

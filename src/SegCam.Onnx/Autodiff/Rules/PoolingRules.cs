@@ -34,8 +34,7 @@ internal static class PoolingRules
                     && outSp[i] == inSp[i] / geo.Kernel[i];
         }
 
-        c.SetGrad(0, !fast ? MaxPoolGeneral(c, geo, xShape, outSp)
-            : c.B.Opset >= 11 ? MaxPoolScatter(c, geo, xShape) : MaxPoolWindows(c, geo, xShape, outSp));
+        c.SetGrad(0, fast ? MaxPoolScatter(c, geo, xShape) : MaxPoolGeneral(c, geo, xShape, outSp));
     }
 
     /// <summary>
@@ -53,59 +52,6 @@ internal static class PoolingRules
         var zeros = b.Op("ConstantOfShape", h, [b.Ints(count)], Attr.Tensor("value", Model.TensorValues.FromDoubles(string.Empty, b.FloatType, [0.0], 1)));
         var scattered = b.Op("ScatterElements", h, [zeros, b.Reshape(indices, [-1], h), b.Reshape(c.Dy, [-1], h)], Attr.Int("axis", 0));
         return b.Reshape(scattered, xShape, h);
-    }
-
-    /// <summary>Non-overlapping windows: reshape into [N,C,o…,K] and keep the first maximum of each window.</summary>
-    private static string MaxPoolWindows(RuleContext c, ConvRules.Geometry geo, long[] xShape, long[] outSp)
-    {
-        var b = c.B;
-        var h = c.Hint;
-        var dims = outSp.Length;
-        var x = c.X();
-        var covered = outSp.Select((o, i) => o * geo.Kernel[i]).ToArray();
-        var inSp = xShape.AsSpan(2).ToArray();
-        if (!covered.SequenceEqual(inSp))
-        {
-            x = b.Slice(x, new long[dims], covered, Enumerable.Range(2, dims).Select(i => (long)i).ToArray(), hint: h);
-        }
-
-        long n = xShape[0], ch = xShape[1];
-        var split = new List<long> { n, ch };
-        for (var i = 0; i < dims; i++)
-        {
-            split.Add(outSp[i]);
-            split.Add(geo.Kernel[i]);
-        }
-
-        // [N,C,o1,k1,o2,k2,…] → [N,C,o1,o2,…,k1,k2,…]
-        var perm = new List<long> { 0, 1 };
-        perm.AddRange(Enumerable.Range(0, dims).Select(i => (long)(2 + (2 * i))));
-        perm.AddRange(Enumerable.Range(0, dims).Select(i => (long)(3 + (2 * i))));
-        var windowSize = geo.Kernel.Aggregate(1L, (a, k) => a * k);
-        long[] windowed = [n, ch, .. outSp, windowSize];
-        var xw = b.Reshape(b.Transpose(b.Reshape(x, [.. split], h), [.. perm], h), windowed, h);
-        var y = b.Unsqueeze(c.Y(), [dims + 2], h);
-        var hits = b.Cast(b.Op("Equal", h, [xw, y]), b.FloatType, h);
-        var cumulative = b.Op("CumSum", h, [hits, b.Initializer(Model.TensorValues.FromLongs(string.Empty, [dims + 2L]), "axis")]);
-        var first = b.Mul(hits, b.Cast(b.Op("Equal", h, [cumulative, c.Scalar(1)]), b.FloatType, h), h);
-        var gw = b.Mul(first, b.Unsqueeze(c.Dy, [dims + 2], h), h);
-
-        // Undo: [N,C,o…,K] → [N,C,o…,k…] → [N,C,o1,k1,…] → [N,C,o1·k1,…], then zero-pad the floor-mode remainder.
-        var inverse = new long[perm.Count];
-        for (var i = 0; i < perm.Count; i++)
-        {
-            inverse[perm[i]] = i;
-        }
-
-        long[] unflat = [n, ch, .. outSp, .. geo.Kernel];
-        var back = b.Reshape(b.Transpose(b.Reshape(gw, unflat, h), inverse, h), [n, ch, .. covered], h);
-        var pads = new long[2 * (dims + 2)];
-        for (var i = 0; i < dims; i++)
-        {
-            pads[dims + 2 + 2 + i] = xShape[2 + i] - covered[i];
-        }
-
-        return b.Pad(back, pads, 0, h);
     }
 
     /// <summary>Overlapping windows, pads, dilation or ceil mode: one strided slice per kernel offset, first hit wins.</summary>
