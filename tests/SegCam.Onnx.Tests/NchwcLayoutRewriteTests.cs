@@ -56,6 +56,65 @@ public sealed class NchwcLayoutRewriteTests
     }
 
     [Fact]
+    public void Masks_next_to_nchw_gradients_or_of_unblockable_channels_become_exact_casts()
+    {
+        // 16 channels beside a gradient that comes out of a Reshape (NCHW, as after a MaxPool's scatter), and 8 channels
+        // (not a whole AVX-512 block): both become Cast(Cast(y, bool), float), which is exactly Sign(y) for y ≥ 0, subnormals too.
+        var g = new TestGraph(17, 2, 24, 5, 7);
+        var wide = g.Node("Relu", [g.Node("Slice", ["a", g.Ints(0), g.Ints(16), g.Ints(1)])]);
+        var narrow = g.Node("Relu", [g.Node("Slice", ["a", g.Ints(16), g.Ints(24), g.Ints(1)])]);
+        var nchwGradient = g.Node("Reshape", [g.Node("Reshape", [g.Node("Conv", [wide, g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1])), g.Ints(-1)]), g.Ints(2, 16, 5, 7)]);
+        var blockedGradient = g.Node("Conv", [wide, g.Const([8, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
+        g.Output(g.Node("Concat", [g.Node("Mul", [nchwGradient, g.Node("Sign", [wide])]), g.Node("Mul", [g.Node("Sign", [narrow]), blockedGradient])], Attr.Int("axis", 1)));
+
+        var random = new Random(5);
+        var x = Enumerable.Range(0, 2 * 24 * 5 * 7).Select(i => (i % 5) switch
+        {
+            0 => 0f,
+            1 => 3e-41f * (1 + (i % 3)), // subnormal
+            _ => (float)TestGraph.Normal(random),
+        }).ToArray();
+        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, [2, 24, 5, 7]);
+        var rewritten = g.Model.Clone();
+        var count = NchwcLayoutRewrite.Apply(rewritten.Graph, 17, name => name == "a" ? [2, 24, 5, 7] : null);
+
+        Assert.Equal(2, count);
+        Assert.Equal(4, rewritten.Graph.Node.Count(n => n.OpType == "Cast"));
+        Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "Sign" || n.Name.Contains("relu_mask", StringComparison.Ordinal) && n.OpType == "Conv");
+        foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            Assert.Equal(before, Run(rewritten, x, level, [2, 24, 5, 7])); // bit for bit: the masks are exact
+        }
+    }
+
+    [Fact]
+    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike()
+    {
+        // The MaxPool gradient rule's pattern, on a ReLU output full of tied zeros and quantised ties.
+        var g = new TestGraph(17, 2, 16, 8, 6);
+        var relu = g.Node("Relu", ["a"]);
+        var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]), Attr.Int("storage_order", 0));
+        var dy = g.Node("Conv", [pool[0], g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
+        var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 8 * 6)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
+        var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
+        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 8, 6)]));
+
+        var random = new Random(9);
+        var x = Enumerable.Range(0, 2 * 16 * 8 * 6).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
+        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, [2, 16, 8, 6]);
+        var rewritten = g.Model.Clone();
+
+        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxUnpool");
+        Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "ScatterElements" or "ConstantOfShape");
+        Assert.Contains(before, v => v != 0);
+        foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            Assert.Equal(before, Run(rewritten, x, level, [2, 16, 8, 6]));
+        }
+    }
+
+    [Fact]
     public void Patterns_it_cannot_keep_exact_are_left_alone()
     {
         var g = new TestGraph(17, 1, 16, 5, 5);
@@ -75,6 +134,21 @@ public sealed class NchwcLayoutRewriteTests
     }
 
     [Fact]
+    public void Scatters_of_overlapping_pools_or_into_non_zero_data_are_left_alone()
+    {
+        var g = new TestGraph(17, 1, 16, 7, 7);
+        var overlapping = g.Nodes("MaxPool", ["a"], 2, Attr.Ints("kernel_shape", [3, 3]), Attr.Ints("strides", [2, 2]));
+        var filled = g.Node("ConstantOfShape", [g.Ints(16 * 7 * 7)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [1f], 1)));
+        var zeros = g.Node("ConstantOfShape", [g.Ints(16 * 7 * 7)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
+        var tiled = g.Nodes("MaxPool", ["a"], 2, Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]));
+        string Scatter(string data, string[] pool) => g.Node("Reshape", [g.Node("ScatterElements", [data, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [pool[0], g.Ints(-1)])], Attr.Int("axis", 0)), g.Ints(1, 16, 7, 7)]);
+        g.Output(g.Node("Add", [Scatter(zeros, overlapping), Scatter(filled, tiled)]));
+        var before = g.Model.Clone();
+        Assert.Equal(0, NchwcLayoutRewrite.Apply(g.Model.Graph, 17, _ => null));
+        Assert.Equal(before, g.Model);
+    }
+
+    [Fact]
     public void Graphs_below_opset_11_are_left_alone()
     {
         // The engine never builds them (models are upgraded to opset 11 on load); Clip and Slice differ below it.
@@ -89,11 +163,11 @@ public sealed class NchwcLayoutRewriteTests
     private static string Slice(TestGraph g, string x, long start, long end)
         => g.Node("Slice", [x, g.Ints(start), g.Ints(end), g.Ints(1)]);
 
-    private static float[] Run(ModelProto model, float[] x, GraphOptimizationLevel level)
+    private static float[] Run(ModelProto model, float[] x, GraphOptimizationLevel level, long[]? shape = null)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = level };
         using var session = new InferenceSession(OnnxModelFile.ToBytes(model), options);
-        using var value = OrtValue.CreateTensorValueFromMemory(x, [2, 16, 9, 11]);
+        using var value = OrtValue.CreateTensorValueFromMemory(x, shape ?? [2, 16, 9, 11]);
         using var runOptions = new RunOptions();
         using var outputs = session.Run(runOptions, ["a"], [value], [model.Graph.Output[0].Name]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();

@@ -114,7 +114,9 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         var dims = _spatialAxes.Length;
         var spatial = shape[2..];
         var windows = spatial.Select(n => (n + w - 1) / w).ToArray();
-        var pooled = b.Reshape(PooledGradient(windows), [shape[0], shape[1], .. windows], h);
+        var pooled = windows.Select(o => o * w).SequenceEqual(spatial) && options.Precision == CamPrecision.Float32 && dims <= 3
+            ? PoolingOp(w, dims)
+            : b.Reshape(PooledGradient(windows), [shape[0], shape[1], .. windows], h);
         float[] factors = [1, 1, .. Enumerable.Repeat((float)w, dims)];
         var scales = b.Initializer(Onnx.Model.TensorValues.FromFloats(string.Empty, factors, dims + 2), h + "/scales");
         var roi = b.Opset >= 13 ? string.Empty : b.Initializer(Onnx.Model.TensorValues.FromFloats(string.Empty, ReadOnlySpan<float>.Empty, 0), h + "/roi");
@@ -126,6 +128,17 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         }
 
         return ChannelSum(b.Mul(up, a, h));
+    }
+
+    // When every axis is a multiple of w, a float32 graph pools G with MaxPool/AveragePool (kernel = stride = w): ONNX
+    // Runtime's pooling kernels are vectorised, where a ReduceSum over the strided window axes of the reshaped G is
+    // not (5.0 vs 0.7 ms for 8×8×256×256 on the 2-core VM). ORT's CPU AveragePool is float32 only, so float64 graphs
+    // keep the reshape form below.
+    private string PoolingOp(long w, int dims)
+    {
+        var window = Enumerable.Repeat(w, dims).ToArray();
+        return b.Op(options.XResPool == XResPool.Max ? "MaxPool" : "AveragePool", "cam/xres", [g],
+            Attr.Ints("kernel_shape", window), Attr.Ints("strides", window));
     }
 
     // Pool G over non-overlapping windows of w voxels per axis (a partial last window pools its real members):
