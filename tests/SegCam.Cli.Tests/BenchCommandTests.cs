@@ -1,0 +1,35 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace SegCam.Cli.Tests;
+
+/// <summary><c>segcam bench</c> runs its rounds and reports positive times and ratios per layer (the figures themselves are the README's).</summary>
+public sealed partial class BenchCommandTests
+{
+    [Fact]
+    public async Task Bench_reports_times_and_ratios_for_each_layer()
+    {
+        var model = Path.Combine(RepoPaths.Fixtures, "models", "unet2d_bn.onnx");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await CliApp.RunAsync(
+            ["bench", "--model", model, "--input-shape", "2,1,48,40", "--runs", "3", "--layers", "bottleneck;encoder level 1"],
+            stdout, stderr, TestContext.Current.CancellationToken);
+
+        Assert.True(code == 0, stderr.ToString());
+        var lines = stdout.ToString().Split('\n').Where(l => l.StartsWith("layer ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, lines.Length);
+        foreach (var line in lines)
+        {
+            var m = Figures().Match(line);
+            Assert.True(m.Success, line);
+            var values = m.Groups.Values.Skip(1).Select(g => double.Parse(g.Value, CultureInfo.InvariantCulture)).ToArray();
+            Assert.All(values, v => Assert.True(v > 0 && double.IsFinite(v), line));
+            var (all, allRatio, one, oneRatio) = (values[1], values[2], values[3], values[4]);
+            Assert.True(all >= one * 0.5 && allRatio > 0.5 && oneRatio > 0.5, line); // a CAM runs the forward pass too
+        }
+    }
+
+    [GeneratedRegex(@"plain inference ([0-9.]+) ms; all \d+ gradient CAMs ([0-9.]+) ms = ([0-9.]+) x inference; one CAM ([0-9.]+) ms = ([0-9.]+) x; all/one = ([0-9.]+)")]
+    private static partial Regex Figures();
+}
