@@ -69,6 +69,28 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_full_session_cache_drops_the_oldest_session_and_rebuilds_it_with_the_same_results()
+    {
+        using var engine = new CamEngine(maxCachedSessions: 2);
+        var ct = TestContext.Current.CancellationToken;
+        var options = new CamOptions { Methods = [CamMethod.SegHiResGradCam], Normalization = CamNormalization.None };
+        var box = PixelSet.Box([10, 8], [30, 25]);
+        float[] Map(string layer)
+        {
+            using var result = engine.Compute(UNet, Request(box, options) with { Layer = layer }, ct);
+            return result.Maps[CamMethod.SegHiResGradCam].ToArray();
+        }
+
+        var first = Map("bottleneck");
+        Map("encoder level 1");
+        Map("decoder level 1");
+        Assert.Equal(2, engine.CachedSessions);
+        Assert.Equal(2, engine.MaxCachedSessions);
+        Assert.Equal(first, Map("bottleneck")); // rebuilt after eviction: same graph, same numbers
+        Assert.Equal(2, engine.CachedSessions);
+    }
+
+    [Fact]
     public void A_disposed_result_hands_its_arrays_to_the_next_request_and_the_values_stay_right()
     {
         using var engine = new CamEngine();

@@ -47,6 +47,19 @@ public sealed class CliErrorTests
         Assert.Empty(Directory.GetFiles(dir));
     }
 
+    [Theory]
+    [InlineData("--max-sessions", "0", "--max-sessions must be at least 1")]
+    [InlineData("--max-queued", "-1", "--max-queued must not be negative")]
+    public async Task Serve_refuses_bad_limits_before_it_listens(string option, string value, string message)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await CliApp.RunAsync(["serve", "--listen", "127.0.0.1:0", option, value], stdout, stderr, TestContext.Current.CancellationToken);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("listening", stdout.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Corrupt_model_file_is_rejected_as_not_onnx()
     {

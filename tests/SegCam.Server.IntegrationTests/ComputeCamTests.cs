@@ -250,6 +250,28 @@ public sealed class ComputeCamTests
     }
 
     [Fact]
+    public async Task A_one_session_cache_recompiles_between_layers_and_gives_the_same_heatmaps()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await RunningServer.StartAsync(o => o with { MaxCachedSessions = 1 });
+        using var client = server.Client();
+        var id = (await client.UploadAsync(TestVolumes.Ct(64, 48, 4, seed: 5), cancellationToken: ct)).VolumeId;
+        var all = new Proto.PixelSet { All = new Proto.AllPixels() };
+        var bottleneck = Request(id, "demo-unet2d", "kidney", all);
+        bottleneck.Layers.Add("bottleneck");
+        var decoder = Request(id, "demo-unet2d", "kidney", all);
+        decoder.Layers.Add("decoder level 1");
+
+        var first = await client.ComputeCamAsync(bottleneck, cancellationToken: ct);
+        var other = await client.ComputeCamAsync(decoder, cancellationToken: ct); // evicts the bottleneck session
+        var again = await client.ComputeCamAsync(bottleneck, cancellationToken: ct);
+
+        Assert.True(TestVolumes.Same(first.Heatmaps[0].Volume, again.Heatmaps[0].Volume));
+        Assert.False(TestVolumes.Same(first.Heatmaps[0].Volume, other.Heatmaps[0].Volume));
+        Assert.Empty(server.Log.Errors);
+    }
+
+    [Fact]
     public async Task Inline_volumes_work_without_an_upload_and_identical_uploads_are_stored_once()
     {
         var ct = TestContext.Current.CancellationToken;

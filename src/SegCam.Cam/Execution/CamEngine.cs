@@ -15,14 +15,24 @@ namespace SegCam.Cam.Execution;
 /// </summary>
 public sealed class CamEngine : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<CamSession>> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<PostProcessSession>> _postSessions = new(StringComparer.Ordinal);
+    /// <summary>Compiled CAM sessions an engine keeps by default (each holds ONNX Runtime's buffers for its graph).</summary>
+    public const int DefaultMaxCachedSessions = 8;
+
+    private readonly SessionCache<CamSession> _sessions;
+    private readonly SessionCache<PostProcessSession> _postSessions;
     private readonly ConcurrentDictionary<string, Lazy<InferenceRunner>> _runners = new(StringComparer.Ordinal);
 
     /// <summary>Creates an engine on <paramref name="device"/>; <paramref name="report"/> hears which provider is active.</summary>
-    public CamEngine(ExecutionDevice device = ExecutionDevice.Cpu, Action<string>? report = null)
+    /// <param name="device">Execution provider to ask for.</param>
+    /// <param name="report">Hears which provider is active, and why when it differs.</param>
+    /// <param name="maxCachedSessions">Compiled CAM sessions kept (least recently used out; at least 1): each
+    /// (model, layers, options, input shape) combination has one, and a long-running server meets many.</param>
+    public CamEngine(ExecutionDevice device = ExecutionDevice.Cpu, Action<string>? report = null, int maxCachedSessions = DefaultMaxCachedSessions)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCachedSessions, 1);
         Sessions = new SessionOptionsFactory(device, report);
+        _sessions = new SessionCache<CamSession>(maxCachedSessions);
+        _postSessions = new SessionCache<PostProcessSession>(maxCachedSessions);
     }
 
     /// <summary>Session options and the active provider.</summary>
@@ -33,6 +43,9 @@ public sealed class CamEngine : IDisposable
 
     /// <summary>Number of compiled CAM sessions held.</summary>
     public int CachedSessions => _sessions.Count;
+
+    /// <summary>The most compiled CAM sessions held.</summary>
+    public int MaxCachedSessions => _sessions.Capacity;
 
     /// <summary>Runs one request.</summary>
     public CamResult Compute(SegmentationModel model, CamRequest request, CancellationToken cancellationToken = default)
@@ -59,7 +72,8 @@ public sealed class CamEngine : IDisposable
             throw new InvalidRequestException($"target layers [{string.Join(", ", request.Layers!)}] resolve to the same tensor more than once ([{string.Join(", ", layers)}])");
         }
 
-        var session = Session(model, layers, request.InputShape, request.Options);
+        using var lease = Session(model, layers, request.InputShape, request.Options);
+        var session = lease.Session;
         var augmented = session.Model;
         if (request.Class < 0 || request.Class >= augmented.Classes)
         {
@@ -164,13 +178,15 @@ public sealed class CamEngine : IDisposable
 
     /// <summary>Compiles (or reuses) the session for a request without running it.</summary>
     public void Prepare(SegmentationModel model, string? layer, long[] inputShape, CamOptions options)
-        => Session(model, [LayerCatalog.Resolve(model, inputShape, layer)], inputShape, options);
+    {
+        using var lease = Session(model, [LayerCatalog.Resolve(model, inputShape, layer)], inputShape, options);
+    }
 
-    private CamSession Session(SegmentationModel model, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
+    private SessionCache<CamSession>.Lease Session(SegmentationModel model, IReadOnlyList<string> layers, long[] inputShape, CamOptions options)
     {
         var key = $"{model.Hash}|{string.Join('\u001f', layers)}|{string.Join('x', inputShape)}|{options.GraphKey}|{Onnx.Autodiff.GradientRules.Version}|{OptimizationLevel}|{Sessions.Active}";
-        return _sessions.GetOrAdd(key, _ => new Lazy<CamSession>(() =>
-            new CamSession(AugmentedModelBuilder.Build(model, layers, inputShape, options, cpuLayout: Sessions.Active == ExecutionDevice.Cpu && OptimizationLevel == GraphOptimizationLevel.ORT_ENABLE_ALL), Sessions, OptimizationLevel))).Value;
+        return _sessions.Acquire(key, () =>
+            new CamSession(AugmentedModelBuilder.Build(model, layers, inputShape, options, cpuLayout: Sessions.Active == ExecutionDevice.Cpu && OptimizationLevel == GraphOptimizationLevel.ORT_ENABLE_ALL), Sessions, OptimizationLevel));
     }
 
     private float[] EigenMap(SegmentationModel model, LayerHead head, float[] activation, CamRequest request)
@@ -192,9 +208,9 @@ public sealed class CamEngine : IDisposable
         long[] mapShape = [shape[0], 1, .. shape[2..]];
         var inputSpatial = request.InputShape[2..];
         var key = $"{string.Join('x', mapShape)}|{string.Join('x', inputSpatial)}|{request.Options.GraphKey}|{model.Opset}";
-        var post = _postSessions.GetOrAdd(key, _ => new Lazy<PostProcessSession>(() =>
-            new PostProcessSession(mapShape, inputSpatial, request.Options, Math.Max(model.Opset, 13), Sessions))).Value;
-        return post.Run(raw);
+        using var post = _postSessions.Acquire(key, () =>
+            new PostProcessSession(mapShape, inputSpatial, request.Options, Math.Max(model.Opset, 13), Sessions));
+        return post.Session.Run(raw);
     }
 
     /// <summary>True when no value is NaN or ±∞: v − v is 0 for finite v and NaN otherwise, summed a vector at a time.</summary>
@@ -216,26 +232,16 @@ public sealed class CamEngine : IDisposable
         return sum == 0;
     }
 
-    /// <summary>Releases every cached session.</summary>
+    /// <summary>Releases every cached session (one still running is released when its request ends).</summary>
     public void Dispose()
     {
-        foreach (var s in _sessions.Values.Where(s => s.IsValueCreated))
-        {
-            s.Value.Dispose();
-        }
-
-        foreach (var s in _postSessions.Values.Where(s => s.IsValueCreated))
-        {
-            s.Value.Dispose();
-        }
-
+        _sessions.Dispose();
+        _postSessions.Dispose();
         foreach (var s in _runners.Values.Where(s => s.IsValueCreated))
         {
             s.Value.Dispose();
         }
 
-        _sessions.Clear();
-        _postSessions.Clear();
         _runners.Clear();
     }
 }

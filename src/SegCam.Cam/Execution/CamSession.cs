@@ -24,6 +24,7 @@ internal sealed class CamSession : IDisposable
     private readonly string[] _inputNames;
     private readonly ConcurrentQueue<float[][]> _spare = new();
     private long[][]? _outputShapes;
+    private volatile bool _disposed;
 
     public CamSession(AugmentedModel model, SessionOptionsFactory factory, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
@@ -77,7 +78,7 @@ internal sealed class CamSession : IDisposable
     /// <summary>Takes back the arrays of a result its owner no longer uses; keeps at most a couple of sets.</summary>
     public void Recycle(float[][] buffers)
     {
-        if (_spare.Count < MaxSpareSets)
+        if (!_disposed && _spare.Count < MaxSpareSets)
         {
             _spare.Enqueue(buffers);
         }
@@ -85,6 +86,7 @@ internal sealed class CamSession : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _spare.Clear();
         _session.Dispose();
     }

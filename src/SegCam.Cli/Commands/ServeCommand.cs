@@ -17,6 +17,7 @@ internal static class ServeCommand
         var device = CommonOptions.Device();
         var concurrent = new Option<int>("--max-concurrent") { Description = "Computations running at once", DefaultValueFactory = _ => 2 };
         var queued = new Option<int>("--max-queued") { Description = "Computations waiting; more are refused (RESOURCE_EXHAUSTED)", DefaultValueFactory = _ => 16 };
+        var sessions = new Option<int>("--max-sessions") { Description = "Compiled CAM sessions kept (one per model, layers, options and input shape; least recently used out)", DefaultValueFactory = _ => Cam.Execution.CamEngine.DefaultMaxCachedSessions };
         var idle = new Option<double>("--volume-idle-minutes") { Description = "Forget an uploaded volume after this many idle minutes", DefaultValueFactory = _ => 30 };
         var stored = new Option<long>("--max-stored-mb") { Description = "Memory for uploaded volumes, in MiB", DefaultValueFactory = _ => 8192 };
         var result = new Option<long>("--max-result-mb") { Description = "Largest result of one request (heatmaps: methods × layers × voxels × 4 bytes), in MiB", DefaultValueFactory = _ => 4096 };
@@ -25,7 +26,7 @@ internal static class ServeCommand
         var logFormat = new Option<string>("--log-format") { Description = "Log lines on stderr: text or json", DefaultValueFactory = _ => "text" }.AcceptOnlyFromAmong("text", "json");
         var command = new Command("serve", "Run the SegCam gRPC server (segcam.v1: models, uploads, Segment, ComputeCam; health and reflection)")
         {
-            models, listen, tlsCert, tlsKey, apiKeyFile, device, concurrent, queued, idle, stored, result, detailed, otlp, logFormat,
+            models, listen, tlsCert, tlsKey, apiKeyFile, device, concurrent, queued, sessions, idle, stored, result, detailed, otlp, logFormat,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,6 +43,7 @@ internal static class ServeCommand
                 Device = CommonOptions.ParseDevice(parse.GetValue(device)!),
                 MaxConcurrent = parse.GetValue(concurrent) is > 0 and var c ? c : throw new UsageException("--max-concurrent must be at least 1"),
                 MaxQueued = parse.GetValue(queued) is >= 0 and var q ? q : throw new UsageException("--max-queued must not be negative"),
+                MaxCachedSessions = parse.GetValue(sessions) is > 0 and var s ? s : throw new UsageException("--max-sessions must be at least 1"),
                 VolumeIdle = parse.GetValue(idle) is > 0 and var m ? TimeSpan.FromMinutes(m) : throw new UsageException("--volume-idle-minutes must be positive"),
                 MaxStoredBytes = parse.GetValue(stored) is > 0 and var mb ? mb << 20 : throw new UsageException("--max-stored-mb must be positive"),
                 MaxResultBytes = parse.GetValue(result) is > 0 and var rb ? rb << 20 : throw new UsageException("--max-result-mb must be positive"),

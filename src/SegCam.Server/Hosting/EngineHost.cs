@@ -9,11 +9,14 @@ internal sealed class EngineHost : IDisposable
     public EngineHost(SegCamServerOptions options, ILogger<EngineHost> logger)
     {
         var notes = new List<string>();
-        Engine = new CamEngine(options.Device, message =>
-        {
-            notes.Add(message);
-            Log.EngineNote(logger, message);
-        });
+        Engine = new CamEngine(
+            options.Device,
+            message =>
+            {
+                notes.Add(message);
+                Log.EngineNote(logger, message);
+            },
+            options.MaxCachedSessions);
         DeviceNote = string.Join("; ", notes);
     }
 

@@ -32,6 +32,10 @@ public sealed record SegCamServerOptions
     /// <summary>Computations waiting for a slot; more are refused with RESOURCE_EXHAUSTED.</summary>
     public int MaxQueued { get; init; } = 16;
 
+    /// <summary>Compiled CAM sessions the engine keeps (least recently used out); each is one (model, layers, options,
+    /// input shape) combination with ONNX Runtime's buffers for it.</summary>
+    public int MaxCachedSessions { get; init; } = Cam.Execution.CamEngine.DefaultMaxCachedSessions;
+
     /// <summary>A stored volume is forgotten after this long without use.</summary>
     public TimeSpan VolumeIdle { get; init; } = TimeSpan.FromMinutes(30);
 
@@ -71,6 +75,7 @@ public sealed record SegCamServerOptions
         }
 
         Positive(MaxConcurrent, nameof(MaxConcurrent));
+        Positive(MaxCachedSessions, nameof(MaxCachedSessions));
         Positive(MaxQueued + 1, nameof(MaxQueued));
         Positive(MaxStoredBytes, nameof(MaxStoredBytes));
         Positive(MaxVoxels, nameof(MaxVoxels));
