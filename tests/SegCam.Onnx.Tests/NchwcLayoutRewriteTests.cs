@@ -87,11 +87,15 @@ public sealed class NchwcLayoutRewriteTests
         }
     }
 
-    [Fact]
-    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike()
+    [Theory]
+    [InlineData(17, true)]
+    [InlineData(11, true)]
+    [InlineData(17, false)]
+    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike(int opset, bool shapesKnown)
     {
-        // The MaxPool gradient rule's pattern, on a ReLU output full of tied zeros and quantised ties.
-        var g = new TestGraph(17, 2, 16, 8, 6);
+        // The MaxPool gradient rule's pattern, on a ReLU output full of tied zeros and quantised (positive) ties. With
+        // the pooled tensor's shape known, the Indices come from SpaceToDepth + ArgMax; without it, from MaxPool.
+        var g = new TestGraph(opset, 2, 16, 8, 6);
         var relu = g.Node("Relu", ["a"]);
         var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]), Attr.Int("storage_order", 0));
         var dy = g.Node("Conv", [pool[0], g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
@@ -104,9 +108,11 @@ public sealed class NchwcLayoutRewriteTests
         var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, [2, 16, 8, 6]);
         var rewritten = g.Model.Clone();
 
-        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        Assert.Equal(shapesKnown ? 2 : 1, NchwcLayoutRewrite.Apply(rewritten.Graph, opset, name => shapesKnown && name == relu ? [2, 16, 8, 6] : null));
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxUnpool");
         Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "ScatterElements" or "ConstantOfShape");
+        Assert.Equal(shapesKnown, rewritten.Graph.Node.Any(n => n.OpType == "ArgMax"));
+        Assert.Equal(!shapesKnown, rewritten.Graph.Node.Any(n => n.OpType == "MaxPool" && n.Output.Count == 2));
         Assert.Contains(before, v => v != 0);
         foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
         {
