@@ -88,27 +88,28 @@ public sealed class NchwcLayoutRewriteTests
     }
 
     [Theory]
-    [InlineData(17, true)]
-    [InlineData(11, true)]
-    [InlineData(17, false)]
-    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike(int opset, bool shapesKnown)
+    [InlineData(17, true, 2)]
+    [InlineData(11, true, 2)]
+    [InlineData(17, false, 2)]
+    [InlineData(17, true, 3)]
+    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike(int opset, bool shapesKnown, long k)
     {
         // The MaxPool gradient rule's pattern, on a ReLU output full of tied zeros and quantised (positive) ties. With
         // the pooled tensor's shape known, the Indices come from SpaceToDepth + ArgMax; without it, from MaxPool.
-        var g = new TestGraph(opset, 2, 16, 8, 6);
+        var g = new TestGraph(opset, 2, 16, 4 * k, 3 * k);
         var relu = g.Node("Relu", ["a"]);
-        var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]), Attr.Int("storage_order", 0));
+        var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [k, k]), Attr.Ints("strides", [k, k]), Attr.Int("storage_order", 0));
         var dy = g.Node("Conv", [pool[0], g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
-        var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 8 * 6)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
+        var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 12 * k * k)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
         var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
-        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 8, 6)]));
+        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 4 * k, 3 * k)]));
 
         var random = new Random(9);
-        var x = Enumerable.Range(0, 2 * 16 * 8 * 6).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
-        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, [2, 16, 8, 6]);
+        var x = Enumerable.Range(0, (int)(2 * 16 * 12 * k * k)).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
+        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, [2, 16, 4 * k, 3 * k]);
         var rewritten = g.Model.Clone();
 
-        Assert.Equal(shapesKnown ? 2 : 1, NchwcLayoutRewrite.Apply(rewritten.Graph, opset, name => shapesKnown && name == relu ? [2, 16, 8, 6] : null));
+        Assert.Equal(shapesKnown ? 2 : 1, NchwcLayoutRewrite.Apply(rewritten.Graph, opset, name => shapesKnown && name == relu ? [2, 16, 4 * k, 3 * k] : null));
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxUnpool");
         Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "ScatterElements" or "ConstantOfShape");
         Assert.Equal(shapesKnown, rewritten.Graph.Node.Any(n => n.OpType == "ArgMax"));
@@ -116,7 +117,7 @@ public sealed class NchwcLayoutRewriteTests
         Assert.Contains(before, v => v != 0);
         foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
         {
-            Assert.Equal(before, Run(rewritten, x, level, [2, 16, 8, 6]));
+            Assert.Equal(before, Run(rewritten, x, level, [2, 16, 4 * k, 3 * k]));
         }
     }
 

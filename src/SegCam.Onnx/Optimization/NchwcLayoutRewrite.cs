@@ -204,7 +204,14 @@ public static class NchwcLayoutRewrite
         var first = opset >= 12
             ? Add("ArgMax", [windows], Attr.Int("axis", 1), Attr.Int("keepdims", 0), Attr.Int("select_last_index", 0))
             : Add("ArgMax", [windows], Attr.Int("axis", 1), Attr.Int("keepdims", 0));
-        var offset = Add("Add", [first, Add("Mul", [Add("Div", [first, Longs([k], [])]), Longs([width - k], [])])]);
+        // ⌊p / k⌋ as a count of thresholds passed (int64 Div is slow in ORT): Σ_{r=1}^{k−1} [p > r·k − 1].
+        var row = Add("Cast", [Add("Greater", [first, Longs([k - 1], [])])], Attr.Int("to", TensorValues.Int64));
+        for (var r = 2L; r < k; r++)
+        {
+            row = Add("Add", [row, Add("Cast", [Add("Greater", [first, Longs([(r * k) - 1], [])])], Attr.Int("to", TensorValues.Int64))]);
+        }
+
+        var offset = Add("Add", [first, Add("Mul", [row, Longs([width - k], [])])]);
         var planes = Enumerable.Range(0, checked((int)(n * c))).Select(i => i * x[2] * width).ToArray();
         var rows = Enumerable.Range(0, (int)h).Select(i => i * k * width).ToArray();
         var cols = Enumerable.Range(0, (int)w).Select(j => j * k).ToArray();
