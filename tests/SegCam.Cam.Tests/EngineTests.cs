@@ -68,6 +68,35 @@ public sealed class EngineTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_predicted_region_is_computed_only_when_asked_and_matches_the_logits(bool predicted)
+    {
+        // The optimised CPU float32 engine computes the predicted region inside an If on use_predicted; the unoptimised
+        // one with a Where. Both give the same seed, and the region is argmax over the returned logits = class.
+        using var optimised = new CamEngine();
+        using var plain = new CamEngine { OptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        var options = new CamOptions { Methods = [CamMethod.SegHiResGradCam], Precision = CamPrecision.Float32, Normalization = CamNormalization.None };
+        var set = predicted ? PixelSet.Predicted() : PixelSet.Box([4, 6], [40, 30]);
+        var ct = TestContext.Current.CancellationToken;
+        using var a = optimised.Compute(UNet, Request(set, options), ct);
+        using var b = plain.Compute(UNet, Request(set, options), ct);
+
+        var (classes, positions) = (a.Logits.Length / (48 * 40), 48 * 40);
+        var expected = predicted
+            ? Enumerable.Range(0, positions).Count(p => Enumerable.Range(0, classes).MaxBy(c => (a.Logits[(c * positions) + p], -c)) == 1)
+            : 36 * 24;
+        Assert.Equal(expected, a.PixelCounts[0]);
+        Assert.Equal(a.PixelCounts, b.PixelCounts);
+        AssertClose(b.Maps[CamMethod.SegHiResGradCam], a.Maps[CamMethod.SegHiResGradCam], 1e-4, "map");
+        Assert.Contains(a.Maps[CamMethod.SegHiResGradCam], v => v != 0);
+        long[] shape = [.. Input.Shape.Select(d => (long)d)];
+        var graph = Graphs.AugmentedModelBuilder.Build(UNet, [LayerCatalog.Resolve(UNet, shape, "bottleneck")], shape, options, cpuLayout: true).Model.Graph;
+        Assert.Contains(graph.Node, n => n.OpType == "If");
+        Assert.DoesNotContain(graph.Node, n => n.OpType == "ArgMax"); // only inside the If's predicted branch
+    }
+
     [Fact]
     public void A_full_session_cache_drops_the_oldest_session_and_rebuilds_it_with_the_same_results()
     {

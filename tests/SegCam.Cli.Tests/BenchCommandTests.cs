@@ -24,9 +24,7 @@ public sealed partial class BenchCommandTests
             var m = Figures().Match(line);
             Assert.True(m.Success, line);
             var values = m.Groups.Values.Skip(1).Select(g => double.Parse(g.Value, CultureInfo.InvariantCulture)).ToArray();
-            Assert.All(values, v => Assert.True(v > 0 && double.IsFinite(v), line));
-            var (all, allRatio, one, oneRatio) = (values[1], values[2], values[3], values[4]);
-            Assert.True(all >= one * 0.5 && allRatio > 0.5 && oneRatio > 0.5, line); // a CAM runs the forward pass too
+            Assert.All(values, v => Assert.True(v > 0 && double.IsFinite(v), line)); // timings themselves are the README's, not a test's
         }
     }
 

@@ -68,8 +68,9 @@ internal sealed class CallInterceptor(ILogger<CallInterceptor> logger, ServerMet
             Finish(method, ex.StatusCode, clock);
             throw Error(ex.StatusCode, ex.Status.Detail, id, ex.Trailers.GetValue(ErrorKindKey) ?? ex.StatusCode.ToString());
         }
-        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested || context.Deadline <= DateTime.UtcNow)
         {
+            // The deadline can pass before the framework cancels the token; a write to the finished stream then fails first.
             // Cancelled by the client or its deadline: whatever the computation or a late write threw, the call is over.
             Log.CallCancelled(logger, method);
             var status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
