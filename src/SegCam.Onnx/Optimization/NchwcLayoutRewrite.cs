@@ -213,9 +213,16 @@ public static class NchwcLayoutRewrite
 
         var offset = Add("Add", [first, Add("Mul", [row, Longs([width - k], [])])]);
         var planes = Enumerable.Range(0, checked((int)(n * c))).Select(i => i * x[2] * width).ToArray();
-        var rows = Enumerable.Range(0, (int)h).Select(i => i * k * width).ToArray();
-        var cols = Enumerable.Range(0, (int)w).Select(j => j * k).ToArray();
-        var indices = Add("Add", [Add("Add", [Add("Add", [offset, Longs(planes, [n, c, 1, 1])]), Longs(rows, [1, 1, h, 1])]), Longs(cols, [1, 1, 1, w])]);
+        var corners = new long[h * w]; // each window's top-left element within its plane: k·i·W + k·j
+        for (var i = 0L; i < h; i++)
+        {
+            for (var j = 0L; j < w; j++)
+            {
+                corners[(i * w) + j] = (i * k * width) + (j * k);
+            }
+        }
+
+        var indices = Add("Add", [Add("Add", [offset, Longs(planes, [n, c, 1, 1])]), Longs(corners, [1, 1, h, w])]);
         var replaced = unpool.Clone();
         replaced.Input[1] = indices;
         nodes.Add(replaced);
