@@ -5,9 +5,9 @@ using SegCam.Onnx.Protocol;
 namespace SegCam.Onnx.Optimization;
 
 /// <summary>
-/// Rewrites two backward-pass patterns of a float32 graph into ops that ONNX Runtime's CPU NCHWc layout
+/// Rewrites backward-pass patterns of a float32 graph for ONNX Runtime's CPU provider: into ops its NCHWc layout
 /// transformer keeps in its blocked layout, so the reverse sweep runs from convolution to convolution without
-/// reordering every tensor to NCHW and back (README, "where the CAM graph's time goes"):
+/// reordering every tensor to NCHW and back, and where it cannot, into faster NCHW forms (README, Benchmarks):
 /// <list type="bullet">
 /// <item>ReLU masks <c>Sign(y)</c> of a Relu output y (the ReLU rule's dX = dY·Sign(Y)) become
 /// <c>Clip(DepthwiseConv1x1(y, 2^127), 0, 1)</c>: 2^127·y is ≥ 1 (or +∞) for every positive normal float and 0 for
@@ -15,13 +15,13 @@ namespace SegCam.Onnx.Optimization;
 /// <item>Other ReLU masks <c>Sign(y)</c> (channel counts ORT cannot block, e.g. an 8-channel level on AVX-512) become
 /// <c>Cast(Cast(y, bool), float)</c>: exactly 1 for every y &gt; 0 (subnormals included) and 0 for y = 0, and about a
 /// quarter of the time of ORT's CPU Sign kernel, which is not vectorised (measured: 1.1 vs 3.8 ms for 8×8×256×256).</item>
-/// <item>The MaxPool gradient's zero fill + ScatterElements becomes one MaxUnpool (see <see cref="MaxPoolScatter"/>), and a
-/// 2-D pool's Indices come from SpaceToDepth + ArgMax instead of MaxPool (see <see cref="FirstMaxIndices"/>).</item>
+/// <item>The MaxPool gradient's zero fill + ScatterElements becomes one MaxUnpool (see <see cref="MaxPoolRouting.Unpool"/>), and a
+/// 2-D pool's Indices come from SpaceToDepth + ArgMax instead of MaxPool (see <see cref="MaxPoolRouting.FirstMaxIndices"/>).</item>
 /// <item>A Conv whose output is read only by channel Slices (the gradient of a Concat) becomes one Conv per slice, with
 /// the slice's rows of the weight and bias — the same sums per output channel, with no Slice in between.</item>
 /// </list>
-/// Only float32 rank-4 tensors of opset-11+ graphs (all the engine builds: older models are upgraded on load) are
-/// touched; the results equal the original graph's up to summation order.
+/// Only opset-11+ graphs are touched (all the engine builds: older models are upgraded on load); the results equal
+/// the original graph's up to summation order (the masks and the routing exactly).
 /// </summary>
 public static class NchwcLayoutRewrite
 {
@@ -42,7 +42,7 @@ public static class NchwcLayoutRewrite
         }
 
         // Slices first: whether a ReLU mask's partner stays blocked depends on the Convs that replace them.
-        var rewritten = Replace(graph, opset, (index, builder, node, replacements) =>
+        var rewritten = GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
             if (node.OpType != "Conv" || SlicedConv(index, node, graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal)) is not { } slices)
             {
@@ -57,9 +57,9 @@ public static class NchwcLayoutRewrite
 
             return true;
         });
-        rewritten += Replace(graph, opset, (index, _, node, replacements) =>
+        rewritten += GraphSplice.Replace(graph, opset, (index, _, node, replacements) =>
         {
-            if (node.OpType != "Reshape" || MaxPoolScatter(index, node) is not { } scatter)
+            if (node.OpType != "Reshape" || MaxPoolRouting.Unpool(index, node) is not { } scatter)
             {
                 return false;
             }
@@ -72,9 +72,9 @@ public static class NchwcLayoutRewrite
             replacements[node] = [scatter.Unpool];
             return true;
         });
-        rewritten += Replace(graph, opset, (index, builder, node, replacements) =>
+        rewritten += GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
-            if (node.OpType != "MaxUnpool" || FirstMaxIndices(index, builder, node, shapeOf, opset) is not { } replaced)
+            if (node.OpType != "MaxUnpool" || MaxPoolRouting.FirstMaxIndices(index, builder, node, shapeOf, opset) is not { } replaced)
             {
                 return false;
             }
@@ -83,7 +83,7 @@ public static class NchwcLayoutRewrite
             replacements[replaced.Pool] = replaced.PoolInstead;
             return true;
         });
-        return rewritten + Replace(graph, opset, (index, builder, node, replacements) =>
+        return rewritten + GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
             if (node.OpType != "Sign" || !IsReluMask(index, node))
             {
@@ -99,164 +99,6 @@ public static class NchwcLayoutRewrite
             return true;
         });
     }
-
-    private delegate bool Rewrite(GraphIndex index, GraphBuilder builder, NodeProto node, Dictionary<NodeProto, List<NodeProto>> replacements);
-
-    /// <summary>Applies <paramref name="rewrite"/> to every node not already replaced; splices the replacements in place.</summary>
-    private static int Replace(GraphProto graph, int opset, Rewrite rewrite)
-    {
-        var index = new GraphIndex(graph);
-        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
-        var builder = new GraphBuilder(graph, opset);
-        var rewritten = 0;
-        foreach (var node in graph.Node.ToArray())
-        {
-            if (!replacements.ContainsKey(node) && rewrite(index, builder, node, replacements))
-            {
-                rewritten++;
-            }
-        }
-
-        if (rewritten == 0)
-        {
-            return 0;
-        }
-
-        var nodes = new List<NodeProto>(graph.Node.Count + (2 * rewritten));
-        foreach (var node in graph.Node)
-        {
-            if (replacements.TryGetValue(node, out var instead))
-            {
-                nodes.AddRange(instead);
-            }
-            else
-            {
-                nodes.Add(node);
-            }
-        }
-
-        graph.Node.Clear();
-        graph.Node.AddRange(nodes);
-        return rewritten;
-    }
-
-    /// <summary>
-    /// The MaxPool gradient rule's scatter, Reshape(ScatterElements(zeros, Reshape(I, [-1]), Reshape(dY, [-1])), shape)
-    /// with I the Indices output of a MaxPool, as one MaxUnpool(dY, I, shape): the same placement of each dY value at
-    /// its window's first maximum into zeros (ONNX Runtime's MaxUnpool writes the flat indices MaxPool produced), in one
-    /// pass instead of a zero fill and a generic scatter (10.7 vs 13.3 ms for 8×8×256×256 on the 2-core VM).
-    /// </summary>
-    private static (NodeProto Unpool, NodeProto[] Dead)? MaxPoolScatter(GraphIndex index, NodeProto reshape)
-    {
-        if (reshape.Input.Count != 2 || index.Initializer(reshape.Input[1]) is null
-            || index.Producer(reshape.Input[0]) is not { OpType: "ScatterElements", Input.Count: 3 } scatter
-            || scatter.Attribute.Any(a => (a.Name == "axis" && a.I != 0) || (a.Name == "reduction" && a.S.ToStringUtf8() != "none"))
-            || index.Producer(scatter.Input[0]) is not { OpType: "ConstantOfShape" } zeros || !IsZeroFill(zeros)
-            || index.Producer(scatter.Input[1]) is not { OpType: "Reshape" } flatIndices
-            || index.Producer(scatter.Input[2]) is not { OpType: "Reshape" } flatGradient
-            || index.Producer(flatIndices.Input[0]) is not { OpType: "MaxPool", Output.Count: 2 } pool
-            || pool.Output[1] != flatIndices.Input[0]
-            || pool.Attribute.Any(a => a.Name is "pads" or "auto_pad" or "dilations" or "ceil_mode" && !IsDefault(a))
-            || !Ints(pool, "kernel_shape").SequenceEqual(Ints(pool, "strides")))
-        {
-            return null;
-        }
-
-        var unpool = new NodeProto { OpType = "MaxUnpool", Name = reshape.Name + "/unpool" };
-        unpool.Input.AddRange([flatGradient.Input[0], pool.Output[1], reshape.Input[1]]);
-        unpool.Output.Add(reshape.Output[0]);
-        unpool.Attribute.AddRange(pool.Attribute.Where(a => a.Name is "kernel_shape" or "strides").Select(a => a.Clone()));
-        NodeProto[] parts = [scatter, zeros, flatIndices, flatGradient];
-        var dead = parts.Where(p => p.Output.All(o => index.Consumers(o).All(c => ReferenceEquals(c, reshape) || parts.Any(q => ReferenceEquals(q, c))))).ToArray();
-        return (unpool, dead);
-    }
-
-    /// <summary>
-    /// The Indices of a 2-D MaxPool (kernel = stride = k, no padding, sides divisible by k) that feeds a MaxUnpool,
-    /// recomputed as ArgMax over each window's k² values: SpaceToDepth puts window offset a·k + b on a channel axis in
-    /// row-major order, ArgMax takes the first maximum as MaxPool does (and PyTorch routes to), and the flat index is
-    /// ((n·C + c)·H + k·i + a)·W + k·j + b, with a·W + b = p + ⌊p / k⌋·(W − k) for p = a·k + b. ONNX Runtime's MaxPool
-    /// with Indices is a scalar loop whose branches mispredict on ReLU outputs; this takes 21 instead of 27.5 ms over
-    /// the four pools of the benchmark U-Net at encoder level 1 (2-core VM, ORT profile).
-    /// </summary>
-    private static (List<NodeProto> Nodes, NodeProto Pool, List<NodeProto> PoolInstead)? FirstMaxIndices(GraphIndex index, GraphBuilder b, NodeProto unpool, Func<string, long[]?> shapeOf, int opset)
-    {
-        if (unpool.Input.Count < 2 || index.Producer(unpool.Input[1]) is not { OpType: "MaxPool", Output.Count: 2 } pool
-            || pool.Output[1] != unpool.Input[1] || shapeOf(pool.Input[0]) is not { Length: 4 } x
-            || Ints(pool, "kernel_shape").ToArray() is not [var k, var kw] || kw != k || k < 2
-            || !Ints(pool, "strides").SequenceEqual([k, k]) || x[2] % k != 0 || x[3] % k != 0
-            || pool.Attribute.Any(a => a.Name is "pads" or "auto_pad" or "dilations" or "ceil_mode" && !IsDefault(a)))
-        {
-            return null;
-        }
-
-        var (n, c, h, w, width) = (x[0], x[1], x[2] / k, x[3] / k, x[3]);
-        var nodes = new List<NodeProto>();
-        string Add(string op, IEnumerable<string> inputs, params AttributeProto[] attributes)
-        {
-            var name = b.Op(op, "nchwc/first_max", inputs, attributes);
-            nodes.Add(Detach(b));
-            return name;
-        }
-
-        string Longs(long[] values, long[] dims) => b.Initializer(TensorValues.FromLongs(string.Empty, values, dims), "nchwc/first_max");
-        var windows = Add("Reshape", [Add("SpaceToDepth", [pool.Input[0]], Attr.Int("blocksize", k)), b.Ints(n, k * k, c, h, w)]);
-        var first = opset >= 12
-            ? Add("ArgMax", [windows], Attr.Int("axis", 1), Attr.Int("keepdims", 0), Attr.Int("select_last_index", 0))
-            : Add("ArgMax", [windows], Attr.Int("axis", 1), Attr.Int("keepdims", 0));
-        // ⌊p / k⌋ as a count of thresholds passed (int64 Div is slow in ORT): Σ_{r=1}^{k−1} [p > r·k − 1].
-        var row = Add("Cast", [Add("Greater", [first, Longs([k - 1], [])])], Attr.Int("to", TensorValues.Int64));
-        for (var r = 2L; r < k; r++)
-        {
-            row = Add("Add", [row, Add("Cast", [Add("Greater", [first, Longs([(r * k) - 1], [])])], Attr.Int("to", TensorValues.Int64))]);
-        }
-
-        var offset = Add("Add", [first, Add("Mul", [row, Longs([width - k], [])])]);
-        var planes = Enumerable.Range(0, checked((int)(n * c))).Select(i => i * x[2] * width).ToArray();
-        var corners = new long[h * w]; // each window's top-left element within its plane: k·i·W + k·j
-        for (var i = 0L; i < h; i++)
-        {
-            for (var j = 0L; j < w; j++)
-            {
-                corners[(i * w) + j] = (i * k * width) + (j * k);
-            }
-        }
-
-        var indices = Add("Add", [Add("Add", [offset, Longs(planes, [n, c, 1, 1])]), Longs(corners, [1, 1, h, w])]);
-        var replaced = unpool.Clone();
-        replaced.Input[1] = indices;
-        nodes.Add(replaced);
-        if (index.Consumers(pool.Output[1]).Count != 1 || index.Graph.Output.Any(o => o.Name == pool.Output[1]))
-        {
-            return (nodes, pool, [pool]); // the Indices have other readers: keep the pool as it is
-        }
-
-        if (index.Consumers(pool.Output[0]).Count == 0 && index.Graph.Output.All(o => o.Name != pool.Output[0]))
-        {
-            return (nodes, pool, []);
-        }
-
-        var plain = pool.Clone(); // the pooled values are still read: a MaxPool without Indices, which ORT can block
-        plain.Output.RemoveAt(1);
-        plain.Attribute.Remove(plain.Attribute.FirstOrDefault(a => a.Name == "storage_order"));
-        return (nodes, pool, [plain]);
-    }
-
-    private static IEnumerable<long> Ints(NodeProto node, string name) =>
-        node.Attribute.FirstOrDefault(a => a.Name == name)?.Ints ?? Enumerable.Empty<long>();
-
-    private static bool IsZeroFill(NodeProto constantOfShape) =>
-        constantOfShape.Attribute.FirstOrDefault(a => a.Name == "value") is not { } value
-        || TensorValues.ToDoubles(value.T).All(v => v == 0);
-
-    private static bool IsDefault(AttributeProto a) => a.Name switch
-    {
-        "pads" => a.Ints.All(p => p == 0),
-        "auto_pad" => a.S.ToStringUtf8() is "NOTSET" or "VALID" or "",
-        "dilations" => a.Ints.All(d => d == 1),
-        "ceil_mode" => a.I == 0,
-        _ => false,
-    };
 
     /// <summary>The tensors a ReLU mask multiplies: the other input of each Mul that reads it (none for other readers).</summary>
     private static IEnumerable<string> Partners(GraphIndex index, NodeProto sign) =>
@@ -280,7 +122,7 @@ public static class NchwcLayoutRewrite
     {
         var weight = b.Initializer(TensorValues.FromFloats(string.Empty, Enumerable.Repeat(MaskScale, (int)channels).ToArray(), channels, 1, 1, 1), "nchwc/relu_mask_scale");
         var scaled = b.Op("Conv", "nchwc/relu_mask", [sign.Input[0], weight], Attr.Ints("kernel_shape", [1, 1]), Attr.Int("group", channels));
-        var conv = Detach(b);
+        var conv = GraphSplice.Detach(b);
         var clip = new NodeProto { OpType = "Clip", Name = b.UniqueName("n/nchwc/relu_mask/Clip") };
         clip.Input.AddRange([scaled, b.Scalar(0), b.Scalar(1)]);
         clip.Output.Add(sign.Output[0]);
@@ -290,7 +132,7 @@ public static class NchwcLayoutRewrite
     private static List<NodeProto> CastMask(GraphBuilder b, NodeProto sign)
     {
         var nonzero = b.Cast(sign.Input[0], TensorValues.Bool, "nchwc/relu_mask_nonzero");
-        var toBool = Detach(b);
+        var toBool = GraphSplice.Detach(b);
         var toFloat = new NodeProto { OpType = "Cast", Name = b.UniqueName("n/nchwc/relu_mask/Cast") };
         toFloat.Input.Add(nonzero);
         toFloat.Output.Add(sign.Output[0]);
@@ -366,14 +208,6 @@ public static class NchwcLayoutRewrite
         node.Input.AddRange(inputs);
         node.Output.Add(slice.Output[0]);
         node.Attribute.AddRange(conv.Attribute.Select(a => a.Clone()));
-        return node;
-    }
-
-    /// <summary>Takes the node the builder just appended back out of the graph, to be placed by the caller.</summary>
-    private static NodeProto Detach(GraphBuilder b)
-    {
-        var node = b.Graph.Node[^1];
-        b.Graph.Node.RemoveAt(b.Graph.Node.Count - 1);
         return node;
     }
 }
