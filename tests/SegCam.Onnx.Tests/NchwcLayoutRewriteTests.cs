@@ -141,6 +141,31 @@ public sealed class NchwcLayoutRewriteTests
     }
 
     [Fact]
+    public void A_3d_max_pool_scatter_becomes_a_max_unpool_and_keeps_its_indices()
+    {
+        // SpaceToDepth is 4-D only: a 3-D pool keeps MaxPool's Indices, and only the scatter becomes a MaxUnpool.
+        var g = new TestGraph(17, 2, 16, 4, 6, 4);
+        var relu = g.Node("Relu", ["a"]);
+        var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [2, 2, 2]), Attr.Ints("strides", [2, 2, 2]), Attr.Int("storage_order", 0));
+        var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 4 * 6 * 4)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
+        var dy = g.Node("Mul", [pool[0], g.Const([1], [3f])]);
+        var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
+        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 4, 6, 4)]));
+
+        var random = new Random(4);
+        var x = Enumerable.Range(0, 2 * 16 * 4 * 6 * 4).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
+        long[] shape = [2, 16, 4, 6, 4];
+        var before = Run(g.Model, x, GraphOptimizationLevel.ORT_DISABLE_ALL, shape);
+        var rewritten = g.Model.Clone();
+
+        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, name => name == relu ? shape : null));
+        Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxUnpool");
+        Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxPool" && n.Output.Count == 2);
+        Assert.Contains(before, v => v != 0);
+        Assert.Equal(before, Run(rewritten, x, GraphOptimizationLevel.ORT_ENABLE_ALL, shape));
+    }
+
+    [Fact]
     public void Scatters_of_overlapping_pools_or_into_non_zero_data_are_left_alone()
     {
         var g = new TestGraph(17, 1, 16, 7, 7);
