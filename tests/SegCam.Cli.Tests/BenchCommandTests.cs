@@ -28,6 +28,22 @@ public sealed partial class BenchCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("demo-unet2d", "64,64,6", "of 6 slices")]
+    [InlineData("demo-unet3d", "64,64,24", "patches")]
+    public async Task Bench_volume_reports_the_units_of_its_pipeline(string model, string size, string units)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await CliApp.RunAsync(
+            ["bench-volume", "--model", Path.Combine(RepoPaths.Root, "models", model + ".onnx"), "--size", size, "--runs", "1", "--skip-empty", "false"],
+            stdout, stderr, TestContext.Current.CancellationToken);
+
+        Assert.True(code == 0, stderr.ToString());
+        Assert.Contains(units, stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("peak working set", stdout.ToString(), StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"plain inference ([0-9.]+) ms; all \d+ gradient CAMs ([0-9.]+) ms = ([0-9.]+) x inference; one CAM ([0-9.]+) ms = ([0-9.]+) x; all/one = ([0-9.]+)")]
     private static partial Regex Figures();
 }
