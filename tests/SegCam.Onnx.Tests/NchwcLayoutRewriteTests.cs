@@ -88,17 +88,18 @@ public sealed class NchwcLayoutRewriteTests
     }
 
     [Theory]
-    [InlineData(17, true, 2)]
-    [InlineData(11, true, 2)]
-    [InlineData(17, false, 2)]
-    [InlineData(17, true, 3)]
-    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike(int opset, bool shapesKnown, long k)
+    [InlineData(17, true, 2, true)]
+    [InlineData(11, true, 2, true)]
+    [InlineData(17, false, 2, true)]
+    [InlineData(17, true, 3, false)]
+    public void The_max_pool_scatter_becomes_one_max_unpool_with_ties_routed_alike(int opset, bool shapesKnown, long k, bool storageOrder)
     {
         // The MaxPool gradient rule's pattern, on a ReLU output full of tied zeros and quantised (positive) ties. With
         // the pooled tensor's shape known, the Indices come from SpaceToDepth + ArgMax; without it, from MaxPool.
         var g = new TestGraph(opset, 2, 16, 4 * k, 3 * k);
         var relu = g.Node("Relu", ["a"]);
-        var pool = g.Nodes("MaxPool", [relu], 2, Attr.Ints("kernel_shape", [k, k]), Attr.Ints("strides", [k, k]), Attr.Int("storage_order", 0));
+        AttributeProto[] poolAttributes = [Attr.Ints("kernel_shape", [k, k]), Attr.Ints("strides", [k, k]), .. storageOrder ? [Attr.Int("storage_order", 0)] : Array.Empty<AttributeProto>()];
+        var pool = g.Nodes("MaxPool", [relu], 2, poolAttributes);
         var dy = g.Node("Conv", [pool[0], g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
         var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 12 * k * k)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
         var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
