@@ -10,14 +10,10 @@ public sealed partial class BenchCommandTests
     public async Task Bench_reports_times_and_ratios_for_each_layer()
     {
         var model = Path.Combine(RepoPaths.Fixtures, "models", "unet2d_bn.onnx");
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(
-            ["bench", "--model", model, "--input-shape", "2,1,48,40", "--runs", "3", "--layers", "bottleneck;encoder level 1"],
-            stdout, stderr, TestContext.Current.CancellationToken);
+        var (code, stdout, stderr) = await CliRun.RunAsync("bench", "--model", model, "--input-shape", "2,1,48,40", "--runs", "3", "--layers", "bottleneck;encoder level 1");
 
-        Assert.True(code == 0, stderr.ToString());
-        var lines = stdout.ToString().Split('\n').Where(l => l.StartsWith("layer ", StringComparison.Ordinal)).ToArray();
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n').Where(l => l.StartsWith("layer ", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, lines.Length);
         foreach (var line in lines)
         {
@@ -33,15 +29,11 @@ public sealed partial class BenchCommandTests
     [InlineData("demo-unet3d", "64,64,24", "patches")]
     public async Task Bench_volume_reports_the_units_of_its_pipeline(string model, string size, string units)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(
-            ["bench-volume", "--model", Path.Combine(RepoPaths.Root, "models", model + ".onnx"), "--size", size, "--runs", "1", "--skip-empty", "false"],
-            stdout, stderr, TestContext.Current.CancellationToken);
+        var (code, stdout, stderr) = await CliRun.RunAsync("bench-volume", "--model", Path.Combine(RepoPaths.Root, "models", model + ".onnx"), "--size", size, "--runs", "1", "--skip-empty", "false");
 
-        Assert.True(code == 0, stderr.ToString());
-        Assert.Contains(units, stdout.ToString(), StringComparison.Ordinal);
-        Assert.Contains("peak working set", stdout.ToString(), StringComparison.Ordinal);
+        Assert.True(code == 0, stderr);
+        Assert.Contains(units, stdout, StringComparison.Ordinal);
+        Assert.Contains("peak working set", stdout, StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"plain inference ([0-9.]+) ms; all \d+ gradient CAMs ([0-9.]+) ms = ([0-9.]+) x inference; one CAM ([0-9.]+) ms = ([0-9.]+) x; all/one = ([0-9.]+)")]

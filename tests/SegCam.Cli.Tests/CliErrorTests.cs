@@ -15,10 +15,8 @@ public sealed class CliErrorTests
             .. extra.Contains("--class") ? Array.Empty<string>() : ["--class", "1"],
             "--out", Path.Combine(dir, "out.npy"), .. extra,
         ];
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(args, stdout, stderr, TestContext.Current.CancellationToken);
-        return (code, stdout.ToString(), stderr.ToString(), dir);
+        var (code, stdout, stderr) = await CliRun.RunAsync(args);
+        return (code, stdout, stderr, dir);
     }
 
     [Theory]
@@ -52,12 +50,10 @@ public sealed class CliErrorTests
     [InlineData("--max-queued", "-1", "--max-queued must not be negative")]
     public async Task Serve_refuses_bad_limits_before_it_listens(string option, string value, string message)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(["serve", "--listen", "127.0.0.1:0", option, value], stdout, stderr, TestContext.Current.CancellationToken);
+        var (code, stdout, stderr) = await CliRun.RunAsync("serve", "--listen", "127.0.0.1:0", option, value);
         Assert.Equal(2, code);
-        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("listening", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

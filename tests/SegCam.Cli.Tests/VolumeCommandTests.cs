@@ -8,13 +8,7 @@ namespace SegCam.Cli.Tests;
 /// <summary><c>segcam phantom</c>, <c>segment</c> and <c>evaluate</c> run in-process on real files.</summary>
 public sealed class VolumeCommandTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await CliApp.RunAsync(args, stdout, stderr, TestContext.Current.CancellationToken);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRun.RunAsync(args);
 
     private static string Temp() => Directory.CreateTempSubdirectory("segcam-vol-").FullName;
 

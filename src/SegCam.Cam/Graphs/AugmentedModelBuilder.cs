@@ -164,7 +164,6 @@ internal static class AugmentedModelBuilder
         return ShapeProbe.Run(model, inputs, names);
     }
 
-    // dS/dlogits through our own probability transform (the model's own Softmax, wherever it sits, is not differentiated):
     /// <summary>Where the model predicts the class: argmax over classes = c (a one-class model: logit &gt; 0); bool.</summary>
     private static string PredictedRegion(GraphBuilder b, string logits, string cls, long classes) => classes > 1
         ? b.Op("Equal", "seed", [b.Op("ArgMax", "seed", [logits], Attr.Int("axis", 1), Attr.Int("keepdims", 1)), cls])
@@ -200,6 +199,7 @@ internal static class AugmentedModelBuilder
         return b.Op("If", "seed", [usePredicted], Attr.Graph("then_branch", thenBranch), Attr.Graph("else_branch", elseBranch));
     }
 
+    // dS/dlogits through our own probability transform (the model's own Softmax, wherever it sits, is not differentiated):
     // softmax: P ⊙ (seed − Σ_c seed ⊙ P); sigmoid: seed ⊙ P ⊙ (1 − P).
     private static string ProbabilitySeed(GraphBuilder b, ModelTarget target, string seed, long classes)
     {

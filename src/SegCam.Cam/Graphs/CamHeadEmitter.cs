@@ -114,7 +114,8 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         var dims = _spatialAxes.Length;
         var spatial = shape[2..];
         var windows = spatial.Select(n => (n + w - 1) / w).ToArray();
-        var pooled = windows.Select(o => o * w).SequenceEqual(spatial) && options.Precision == CamPrecision.Float32 && dims <= 3
+        var tiled = windows.Select(o => o * w).SequenceEqual(spatial);
+        var pooled = tiled && options.Precision == CamPrecision.Float32 && dims <= 3
             ? PoolingOp(w, dims)
             : b.Reshape(PooledGradient(windows), [shape[0], shape[1], .. windows], h);
         float[] factors = [1, 1, .. Enumerable.Repeat((float)w, dims)];
@@ -122,7 +123,7 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
         var roi = b.Opset >= 13 ? string.Empty : b.Initializer(Onnx.Model.TensorValues.FromFloats(string.Empty, ReadOnlySpan<float>.Empty, 0), h + "/roi");
         var up = b.Op("Resize", h, [pooled, roi, scales],
             Attr.Str("mode", "nearest"), Attr.Str("coordinate_transformation_mode", "asymmetric"), Attr.Str("nearest_mode", "floor"));
-        if (windows.Select(o => o * w).SequenceEqual(spatial) is false)
+        if (!tiled)
         {
             up = b.Slice(up, new long[dims], spatial, _spatialAxes, hint: h);
         }
@@ -132,7 +133,7 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
 
     // When every axis is a multiple of w, a float32 graph pools G with MaxPool/AveragePool (kernel = stride = w): ONNX
     // Runtime's pooling kernels are vectorised, where a ReduceSum over the strided window axes of the reshaped G is
-    // not (5.0 vs 0.7 ms for 8×8×256×256 on the 2-core VM). ORT's CPU AveragePool is float32 only, so float64 graphs
+    // not (5.0 vs 2.2 ms for 8×8×256×256 in the CAM graph on the 2-core VM). ORT's CPU AveragePool is float32 only, so float64 graphs
     // keep the reshape form below.
     private string PoolingOp(long w, int dims)
     {

@@ -42,9 +42,10 @@ public static class NchwcLayoutRewrite
         }
 
         // Slices first: whether a ReLU mask's partner stays blocked depends on the Convs that replace them.
+        var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         var rewritten = GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
-            if (node.OpType != "Conv" || SlicedConv(index, node, graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal)) is not { } slices)
+            if (node.OpType != "Conv" || SlicedConv(index, node, outputs) is not { } slices)
             {
                 return false;
             }
@@ -83,6 +84,7 @@ public static class NchwcLayoutRewrite
             replacements[replaced.Pool] = replaced.PoolInstead;
             return true;
         });
+        NchwcPrediction? prediction = null; // one per pass: it remembers what it has worked out
         return rewritten + GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
             if (node.OpType != "Sign" || !IsReluMask(index, node))
@@ -92,7 +94,7 @@ public static class NchwcLayoutRewrite
 
             // A blocked mask only pays when the gradient it multiplies is blocked too; next to an NCHW gradient (after
             // a MaxPool's scatter, say) its reorder back to NCHW would cost more than the Cast pair.
-            var prediction = new NchwcPrediction(index, shapeOf, ChannelBlock);
+            prediction ??= new NchwcPrediction(index, shapeOf, ChannelBlock);
             replacements[node] = BlockedChannels(node, shapeOf) is { } channels && Partners(index, node).All(prediction.IsBlocked)
                 ? ReluMask(builder, node, channels)
                 : CastMask(builder, node);
