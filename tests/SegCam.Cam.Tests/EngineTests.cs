@@ -220,6 +220,19 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_pixel_set_never_inherits_the_previous_requests_mask()
+    {
+        // The engine rasterises every request into a reused buffer: a box after "all" must see only the box.
+        using var fresh = new CamEngine();
+        var expected = fresh.Compute(UNet, Request(PixelSet.Box([5, 7], [20, 31])), TestContext.Current.CancellationToken);
+        using var engine = new CamEngine();
+        engine.Compute(UNet, Request(PixelSet.All()), TestContext.Current.CancellationToken).Dispose();
+        var box = engine.Compute(UNet, Request(PixelSet.Box([5, 7], [20, 31])), TestContext.Current.CancellationToken);
+        Assert.Equal(15 * 24, box.PixelCounts[0]);
+        Assert.Equal(expected.Gradient, box.Gradient);
+    }
+
+    [Fact]
     public void Changing_class_or_pixel_set_reuses_the_compiled_session()
     {
         using var engine = new CamEngine();

@@ -103,7 +103,8 @@ public sealed class NchwcLayoutRewriteTests
         var dy = g.Node("Conv", [pool[0], g.Const([16, 16, 1, 1])], Attr.Ints("kernel_shape", [1, 1]));
         var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 12 * k * k)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
         var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
-        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 4 * k, 3 * k)]));
+        var routed = g.Node("Reshape", [scattered, g.Ints(2, 16, 4 * k, 3 * k)]);
+        g.Output(routed);
 
         var random = new Random(9);
         var x = Enumerable.Range(0, (int)(2 * 16 * 12 * k * k)).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
@@ -115,6 +116,7 @@ public sealed class NchwcLayoutRewriteTests
         Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType is "ScatterElements" or "ConstantOfShape");
         Assert.Equal(shapesKnown, rewritten.Graph.Node.Any(n => n.OpType == "ArgMax"));
         Assert.Equal(!shapesKnown, rewritten.Graph.Node.Any(n => n.OpType == "MaxPool" && n.Output.Count == 2));
+        AssertDeclaredShape(rewritten, routed, [2, 16, 4 * k, 3 * k]);
         Assert.Contains(before, v => v != 0);
         foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
         {
@@ -151,7 +153,8 @@ public sealed class NchwcLayoutRewriteTests
         var zeros = g.Node("ConstantOfShape", [g.Ints(2 * 16 * 4 * 6 * 4)], Attr.Tensor("value", TensorValues.FromFloats(string.Empty, [0f], 1)));
         var dy = g.Node("Mul", [pool[0], g.Const([1], [3f])]);
         var scattered = g.Node("ScatterElements", [zeros, g.Node("Reshape", [pool[1], g.Ints(-1)]), g.Node("Reshape", [dy, g.Ints(-1)])], Attr.Int("axis", 0));
-        g.Output(g.Node("Reshape", [scattered, g.Ints(2, 16, 4, 6, 4)]));
+        var routed = g.Node("Reshape", [scattered, g.Ints(2, 16, 4, 6, 4)]);
+        g.Output(routed);
 
         var random = new Random(4);
         var x = Enumerable.Range(0, 2 * 16 * 4 * 6 * 4).Select(_ => MathF.Round((float)TestGraph.Normal(random) * 2) / 2).ToArray();
@@ -162,8 +165,18 @@ public sealed class NchwcLayoutRewriteTests
         Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, name => name == relu ? shape : null));
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxUnpool");
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MaxPool" && n.Output.Count == 2);
+        AssertDeclaredShape(rewritten, routed, shape);
         Assert.Contains(before, v => v != 0);
         Assert.Equal(before, Run(rewritten, x, GraphOptimizationLevel.ORT_ENABLE_ALL, shape));
+    }
+
+    // ONNX shape inference leaves a MaxUnpool's output dims unknown when its output_shape is an input; ORT's NCHWc
+    // transformer keeps an element-wise Mul blocked only when it can show both operands have equal dims.
+    private static void AssertDeclaredShape(ModelProto model, string tensor, long[] shape)
+    {
+        var declared = Assert.Single(model.Graph.ValueInfo, v => v.Name == tensor);
+        Assert.Equal(TensorValues.Float, declared.Type.TensorType.ElemType);
+        Assert.Equal(shape, declared.Type.TensorType.Shape.Dim.Select(d => d.DimValue));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
@@ -81,9 +82,21 @@ public sealed class CamEngine : IDisposable
         }
 
         var batch = request.InputShape[0];
-        var mask = PixelSetRasterizer.Rasterize(request.PixelSet, batch, augmented.OutputSpatial);
         var classes = Enumerable.Repeat((long)request.Class, (int)batch).ToArray();
-        var run = session.Run(request.Input, mask, classes, request.PixelSet.WithinPredicted, cancellationToken, out var elapsed);
+        var maskLength = PixelSetRasterizer.Length(batch, augmented.OutputSpatial);
+        var mask = ArrayPool<byte>.Shared.Rent(maskLength);
+        CamOutputs run;
+        TimeSpan elapsed;
+        try
+        {
+            PixelSetRasterizer.Rasterize(request.PixelSet, batch, augmented.OutputSpatial, mask.AsSpan(0, maskLength));
+            run = session.Run(request.Input, mask.AsMemory(0, maskLength), classes, request.PixelSet.WithinPredicted, cancellationToken, out elapsed);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(mask);
+        }
+
         var outputs = run.ByName;
 
         var results = new List<CamLayerResult>();

@@ -47,10 +47,10 @@ internal sealed class CamSession : IDisposable
     public AugmentedModel Model { get; }
 
     /// <summary>Runs forward + backward + CAM head; returns every output by name.</summary>
-    public CamOutputs Run(float[] input, byte[] mask, long[] classes, bool usePredicted, CancellationToken cancellationToken, out TimeSpan elapsed)
+    public CamOutputs Run(float[] input, Memory<byte> mask, long[] classes, bool usePredicted, CancellationToken cancellationToken, out TimeSpan elapsed)
     {
         using var x = OrtValue.CreateTensorValueFromMemory(input, Model.InputShape);
-        using var m = OrtValue.CreateTensorValueFromMemory(mask, [Model.InputShape[0], 1, .. Model.OutputSpatial]);
+        using var m = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mask, [Model.InputShape[0], 1, .. Model.OutputSpatial]);
         using var c = OrtValue.CreateTensorValueFromMemory(classes, [classes.Length]);
         using var p = OrtValue.CreateTensorValueFromMemory(new[] { usePredicted }, [1]);
         using var runOptions = new RunOptions();

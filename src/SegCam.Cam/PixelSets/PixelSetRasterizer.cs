@@ -5,14 +5,24 @@ namespace SegCam.Cam.PixelSets;
 /// <summary>Turns a <see cref="PixelSet"/> into the uint8 mask [N,1,spatial…] the augmented graph takes.</summary>
 internal static class PixelSetRasterizer
 {
-    public static byte[] Rasterize(PixelSet set, long batch, long[] spatial)
+    /// <summary>The mask's length in bytes: one per output voxel of every batch item.</summary>
+    public static int Length(long batch, long[] spatial) => checked((int)(batch * spatial.Aggregate(1L, (a, d) => checked(a * d))));
+
+    /// <summary>Writes every byte of <paramref name="mask"/> (of <see cref="Length"/> bytes); checks the set before writing any.</summary>
+    /// <remarks>Callers pass a reused buffer: a fresh one costs its page faults on every request (2–7 ms for the
+    /// 0.5 MiB of a batch of 8 at 256×256 on the 2-core VM, more than the rest of the request's managed work).</remarks>
+    public static void Rasterize(PixelSet set, long batch, long[] spatial, Span<byte> mask)
     {
         var perItem = spatial.Aggregate(1L, (a, d) => a * d);
-        var mask = new byte[checked(batch * perItem)];
+        if (mask.Length != batch * perItem)
+        {
+            throw new ArgumentException($"the mask buffer has {mask.Length} bytes; [{batch}, {string.Join(", ", spatial)}] needs {batch * perItem}", nameof(mask));
+        }
+
         switch (set)
         {
             case AllPixels:
-                Array.Fill(mask, (byte)1);
+                mask.Fill(1);
                 break;
             case MaskPixels m:
                 FillMask(m, mask, batch, spatial, perItem);
@@ -23,11 +33,9 @@ internal static class PixelSetRasterizer
             default:
                 throw new InvalidRequestException($"unknown pixel set kind {set.GetType().Name}");
         }
-
-        return mask;
     }
 
-    private static void FillMask(MaskPixels m, byte[] mask, long batch, long[] spatial, long perItem)
+    private static void FillMask(MaskPixels m, Span<byte> mask, long batch, long[] spatial, long perItem)
     {
         var shape = m.Shape.Select(d => (long)d).ToArray();
         var shared = shape.SequenceEqual(spatial);
@@ -43,13 +51,13 @@ internal static class PixelSetRasterizer
             throw new InvalidRequestException($"mask has {m.Values.Length} values but its shape [{string.Join(", ", shape)}] needs {shape.Aggregate(1L, (a, d) => a * d)}");
         }
 
-        for (long i = 0; i < mask.LongLength; i++)
+        for (var i = 0; i < mask.Length; i++)
         {
             mask[i] = m.Values[shared ? i % perItem : i] ? (byte)1 : (byte)0;
         }
     }
 
-    private static void FillBox(BoxPixels box, byte[] mask, long batch, long[] spatial, long perItem)
+    private static void FillBox(BoxPixels box, Span<byte> mask, long batch, long[] spatial, long perItem)
     {
         var dims = spatial.Length;
         if (box.Min.Length != dims || box.Max.Length != dims)
@@ -66,6 +74,7 @@ internal static class PixelSetRasterizer
             }
         }
 
+        mask.Clear();
         for (long flat = 0; flat < perItem; flat++)
         {
             var rest = flat;
@@ -81,7 +90,7 @@ internal static class PixelSetRasterizer
             {
                 for (long n = 0; n < batch; n++)
                 {
-                    mask[(n * perItem) + flat] = 1;
+                    mask[(int)((n * perItem) + flat)] = 1;
                 }
             }
         }
