@@ -42,6 +42,7 @@ only=${4:-}   # optional: a space-separated list of the steps below to run
 want bench-cuda-f32 && run bench-cuda-f32 120 "$segcam" bench --model "$model" --input-shape 8,1,256,256 --runs 7 --device cuda
 want bench-cuda-tf32 && SEGCAM_CUDA_TF32=1 run bench-cuda-tf32 120 "$segcam" bench --model "$model" --input-shape 8,1,256,256 --runs 7 --device cuda
 want reference-cuda && run reference-cuda 150 python3 scripts/device/check_reference.py "$segcam" "$work/ref" "$work/refwork" --device cuda
+want reference-cuda-f32 && run reference-cuda-f32 150 python3 scripts/device/check_reference.py "$segcam" "$work/ref" "$work/refwork32" --device cuda --precision float32
 want bench-cpu-f32 && run bench-cpu-f32 150 "$segcam" bench --model "$model" --input-shape 8,1,256,256 --runs 5
 want bench-cuda-f64 && run bench-cuda-f64 90 "$segcam" bench --model "$model" --input-shape 8,1,256,256 --runs 5 --device cuda --precision float64
 want volume-cuda-off && run volume-cuda-off 90 "$segcam" bench-volume --device cuda --skip-empty false --runs 3

@@ -20,7 +20,13 @@ namespace SegCam.Onnx.Optimization;
 /// 2-D pool's Indices come from SpaceToDepth + ArgMax instead of MaxPool (see <see cref="MaxPoolRouting.FirstMaxIndices"/>).</item>
 /// <item>A Conv whose output is read only by channel Slices (the gradient of a Concat) becomes one Conv per slice, with
 /// the slice's rows of the weight and bias — the same sums per output channel, with no Slice in between.</item>
+/// <item>Two engine-added convolutions in a row (possibly through a channel Slice), the second strided, become one
+/// convolution on the coarse grid when that takes fewer multiply-adds (see <see cref="ConvComposition"/>).</item>
+/// <item>An engine-added 1×1 convolution whose width ORT would pad to a block becomes a MatMul (see
+/// <see cref="PointwiseConvMatMul"/>).</item>
 /// </list>
+/// The composition and the MatMul touch only convolutions the engine added (names under <see cref="GraphBuilder.Prefix"/>): the
+/// model's own forward pass runs as ONNX Runtime would run the model alone.
 /// Only opset-11+ graphs are touched (all the engine builds: older models are upgraded on load); the results equal
 /// the original graph's up to summation order (the masks and the routing exactly).
 /// </summary>
@@ -59,6 +65,22 @@ public static class NchwcLayoutRewrite
 
             return true;
         });
+        rewritten += GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
+        {
+            if (ConvComposition.Find(index, builder, node, outputs, replacements.ContainsKey) is not { } composition)
+            {
+                return false;
+            }
+
+            replacements[composition.Second] = [composition.Composed];
+            replacements[composition.First] = composition.FirstInstead is { } narrowed ? [narrowed] : [];
+            foreach (var removed in composition.Removed)
+            {
+                replacements[removed] = [];
+            }
+
+            return true;
+        });
         rewritten += GraphSplice.Replace(graph, opset, (index, _, node, replacements) =>
         {
             if (node.OpType != "Reshape" || MaxPoolRouting.Unpool(index, node) is not { } scatter)
@@ -90,7 +112,19 @@ public static class NchwcLayoutRewrite
             replacements[replaced.Pool] = replaced.PoolInstead;
             return true;
         });
-        NchwcPrediction? prediction = null; // one per pass: it remembers what it has worked out
+        NchwcPrediction? layout = null; // one per pass: it remembers what it has worked out
+        rewritten += GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
+        {
+            layout ??= new NchwcPrediction(index, shapeOf, ChannelBlock);
+            if (PointwiseConvMatMul.Rewrite(index, builder, node, layout, ChannelBlock) is not { } matMul)
+            {
+                return false;
+            }
+
+            replacements[node] = matMul;
+            return true;
+        });
+        NchwcPrediction? prediction = null;
         return rewritten + GraphSplice.Replace(graph, opset, (index, builder, node, replacements) =>
         {
             if (node.OpType != "Sign" || !IsReluMask(index, node))
@@ -196,7 +230,7 @@ public static class NchwcLayoutRewrite
     }
 
     /// <summary>[start, end) of a Slice that takes a step-1 range of axis 1 and nothing else; null otherwise.</summary>
-    private static (long Start, long End)? ChannelRange(GraphIndex index, NodeProto slice, long channels)
+    internal static (long Start, long End)? ChannelRange(GraphIndex index, NodeProto slice, long channels)
     {
         long[]? Constant(int i) => i < slice.Input.Count && slice.Input[i].Length > 0
             ? index.Initializer(slice.Input[i]) is { } t ? TensorValues.ToLongs(t) : null
