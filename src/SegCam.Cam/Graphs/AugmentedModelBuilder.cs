@@ -89,7 +89,8 @@ internal static class AugmentedModelBuilder
             long[] mapShape = [activationShape[0], 1, .. activationShape[2..]];
             if (gradients is not null)
             {
-                var head = new CamHeadEmitter(b, layer, gradients[l], activationShape, options);
+                var nonNegative = index.Producer(layer) is { OpType: "Relu" or "Sigmoid" };
+                var head = new CamHeadEmitter(b, layer, gradients[l], activationShape, options, nonNegative);
                 foreach (var (method, raw) in head.EmitAll(options.Methods.Where(m => m.NeedsGradient()).ToArray()))
                 {
                     camOutputs[method] = PostProcessEmitter.Emit(b, raw, mapShape, inputSpatial, options, method.Id());

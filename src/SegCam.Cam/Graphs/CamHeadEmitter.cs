@@ -5,9 +5,10 @@ namespace SegCam.Cam.Graphs;
 
 /// <summary>
 /// Emits every gradient-based CAM of METHODS.md §2 from A and G = dS/dA (both [N,K,spatial′]) as raw maps
-/// [N,1,spatial′]; all methods share the one forward and backward pass.
+/// [N,1,spatial′]; all methods share the one forward and backward pass. <paramref name="nonNegative"/> says A ≥ 0
+/// everywhere (a Relu or Sigmoid output), where relu(G)·A = relu(G·A) exactly.
 /// </summary>
-internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] shape, CamOptions options)
+internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] shape, CamOptions options, bool nonNegative = false)
 {
     private readonly long[] _spatialAxes = Enumerable.Range(2, shape.Length - 2).Select(i => (long)i).ToArray();
     private readonly long _positions = shape.Skip(2).Aggregate(1L, (p, d) => p * d);
@@ -51,7 +52,8 @@ internal sealed class CamHeadEmitter(GraphBuilder b, string a, string g, long[] 
                     maps[method] = XResMap();
                     break;
                 case CamMethod.SegLayerCam:
-                    maps[method] = ChannelSum(b.Mul(PositiveGrad, a, "cam/layer"));
+                    // With A ≥ 0, relu(G·A) reuses G·A (shared with Hi-Res and XGrad): one pass instead of a product.
+                    maps[method] = ChannelSum(nonNegative ? b.Op("Relu", "cam/layer", [GradTimesAct]) : b.Mul(PositiveGrad, a, "cam/layer"));
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(methods), method, "not a gradient method");
