@@ -33,7 +33,7 @@ internal static class ConvComposition
     /// <param name="taken">Whether a node is already being rewritten.</param>
     public static Rewrite? Find(GraphIndex index, GraphBuilder b, NodeProto second, HashSet<string> outputs, Func<NodeProto, bool> taken)
     {
-        if (Weights(index, second) is not { } w2 || ConvAttributes.Ints(second, "pads").Any(p => p != 0) || outputs.Contains(second.Input[0])
+        if (Weights(index, second) is not { } w2 || NodeAttributes.Ints(second, "pads").Any(p => p != 0) || outputs.Contains(second.Input[0])
             || index.Consumers(second.Input[0]).Count != 1 || index.Producer(second.Input[0]) is not { } producer)
         {
             return null;
@@ -74,7 +74,7 @@ internal static class ConvComposition
             return null;
         }
 
-        if (Weights(index, first) is not { } w1 || ConvAttributes.Ints(first, "strides").Any(s => s != 1) || outputs.Contains(first.Output[0])
+        if (Weights(index, first) is not { } w1 || NodeAttributes.Ints(first, "strides").Any(s => s != 1) || outputs.Contains(first.Output[0])
             || taken(first) || removed.Any(taken) || w1.Dims[0] < start + w2.Dims[1])
         {
             return null;
@@ -82,7 +82,7 @@ internal static class ConvComposition
 
         var (outputs2, rows, inputs1) = (w2.Dims[0], w2.Dims[1], w1.Dims[1]);
         long[] k1 = [w1.Dims[2], w1.Dims[3]], k2 = [w2.Dims[2], w2.Dims[3]];
-        var strides = ConvAttributes.Ints(second, "strides").ToArray() is { Length: 2 } s ? s : [1, 1];
+        var strides = NodeAttributes.Ints(second, "strides").ToArray() is { Length: 2 } s ? s : [1, 1];
         long[] kc = [k1[0] + k2[0] - 1, k1[1] + k2[1] - 1];
         var composedCost = outputs2 * inputs1 * kc[0] * kc[1];
         var separateCost = (strides[0] * strides[1] * rows * inputs1 * k1[0] * k1[1]) + (outputs2 * rows * k2[0] * k2[1]);
@@ -118,7 +118,7 @@ internal static class ConvComposition
     /// <summary>The constant float [C_out, C_in, kh, kw] weight of an engine-added plain Conv without bias; else null.</summary>
     private static TensorProto? Weights(GraphIndex index, NodeProto conv) =>
         conv.OpType == "Conv" && conv.Name.StartsWith(GraphBuilder.Prefix, StringComparison.Ordinal) && conv.Output.Count == 1
-        && conv.Input.Count >= 2 && (conv.Input.Count == 2 || conv.Input[2].Length == 0) && ConvAttributes.IsPlain(conv)
+        && conv.Input.Count >= 2 && (conv.Input.Count == 2 || conv.Input[2].Length == 0) && NodeAttributes.IsPlainConv(conv)
         && index.Initializer(conv.Input[1]) is { DataType: TensorValues.Float, Dims.Count: 4 } weight
             ? weight
             : null;

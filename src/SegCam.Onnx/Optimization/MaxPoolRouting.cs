@@ -51,7 +51,7 @@ internal static class MaxPoolRouting
     {
         if (unpool.Input.Count < 2 || index.Producer(unpool.Input[1]) is not { OpType: "MaxPool", Output.Count: 2 } pool
             || pool.Output[1] != unpool.Input[1] || shapeOf(pool.Input[0]) is not { Length: 4 } x
-            || !IsTiling(pool) || Ints(pool, "kernel_shape").ToArray() is not [var k, var kw] || kw != k || k < 2
+            || !IsTiling(pool) || NodeAttributes.Ints(pool, "kernel_shape").ToArray() is not [var k, var kw] || kw != k || k < 2
             || x[2] % k != 0 || x[3] % k != 0)
         {
             return null;
@@ -115,10 +115,7 @@ internal static class MaxPoolRouting
     /// <summary>A pool whose windows tile its input: kernel = strides, no padding or dilation, floor mode.</summary>
     private static bool IsTiling(NodeProto pool) =>
         !pool.Attribute.Any(a => a.Name is "pads" or "auto_pad" or "dilations" or "ceil_mode" && !IsDefault(a))
-        && Ints(pool, "kernel_shape").SequenceEqual(Ints(pool, "strides"));
-
-    private static IEnumerable<long> Ints(NodeProto node, string name) =>
-        node.Attribute.FirstOrDefault(a => a.Name == name)?.Ints ?? Enumerable.Empty<long>();
+        && NodeAttributes.Ints(pool, "kernel_shape").SequenceEqual(NodeAttributes.Ints(pool, "strides"));
 
     private static bool IsZeroFill(NodeProto constantOfShape) =>
         constantOfShape.Attribute.FirstOrDefault(a => a.Name == "value") is not { } value

@@ -19,8 +19,8 @@ internal static class PointwiseConvMatMul
     {
         if (conv.OpType != "Conv" || !conv.Name.StartsWith(GraphBuilder.Prefix, StringComparison.Ordinal) || conv.Output.Count != 1
             || conv.Input.Count < 2 || index.Initializer(conv.Input[1]) is not { DataType: TensorValues.Float, Dims: [var outputs, var inputs, 1, 1] } weight
-            || outputs % block == 0 || !ConvAttributes.IsPlain(conv) || ConvAttributes.Ints(conv, "strides").Any(s => s != 1)
-            || ConvAttributes.Ints(conv, "pads").Any(p => p != 0) || prediction.IsBlocked(conv.Input[0]))
+            || outputs % block == 0 || !NodeAttributes.IsPlainConv(conv) || NodeAttributes.Ints(conv, "strides").Any(s => s != 1)
+            || NodeAttributes.Ints(conv, "pads").Any(p => p != 0) || prediction.IsBlocked(conv.Input[0]))
         {
             return null;
         }
