@@ -24,11 +24,7 @@ public sealed class ConvCompositionTests
         var second = Engine(g, g.Node("Conv", [first, g.Const([32, 16, k2, k2], scale: 0.3)], Attr.Ints("kernel_shape", [k2, k2]), Attr.Ints("strides", [stride, stride])));
         g.Output(g.Node("Relu", [second]));
         long[] shape = [2, 16, height, width];
-        var x = Input(shape, 5);
-        var before = Run(g.Model, x, shape, GraphOptimizationLevel.ORT_DISABLE_ALL);
-
-        var rewritten = g.Model.Clone();
-        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        var (x, before, rewritten) = RewriteOnce(g, shape, 5);
         var composed = Assert.Single(rewritten.Graph.Node, n => n.OpType == "Conv");
         Assert.Equal([2 + k2, 2 + k2], IntsOf(composed, "kernel_shape"));
         Assert.Equal([stride, stride], IntsOf(composed, "strides"));
@@ -48,11 +44,7 @@ public sealed class ConvCompositionTests
         g.Output(g.Node("Relu", [second]));
         AddOutput(g, g.Node("Relu", [skip]));
         long[] shape = [2, 8, 12, 10];
-        var x = Input(shape, 6);
-        var before = Run(g.Model, x, shape, GraphOptimizationLevel.ORT_DISABLE_ALL);
-
-        var rewritten = g.Model.Clone();
-        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        var (x, before, rewritten) = RewriteOnce(g, shape, 6);
         Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType == "Slice");
         var convs = rewritten.Graph.Node.Where(n => n.OpType == "Conv").ToArray();
         Assert.Equal(2, convs.Length);
@@ -95,15 +87,21 @@ public sealed class ConvCompositionTests
         g.Output(g.Node("Relu", [head]));
         AddOutput(g, g.Node("Relu", [wide]));
         long[] shape = [2, 3, 9, 11];
-        var x = Input(shape, 7);
-        var before = Run(g.Model, x, shape, GraphOptimizationLevel.ORT_DISABLE_ALL);
-
-        var rewritten = g.Model.Clone();
-        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        var (x, before, rewritten) = RewriteOnce(g, shape, 7);
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "MatMul");
         Assert.DoesNotContain(rewritten.Graph.Node, n => n.OpType == "Conv" && n.Output[0] == head);
         Assert.Contains(rewritten.Graph.Node, n => n.OpType == "Conv" && n.Output[0] == wide);
         AssertSame(before, rewritten, x, shape);
+    }
+
+    /// <summary>Runs the original graph on a random input, then rewrites a copy, asserting exactly one rewrite.</summary>
+    private static (float[] X, float[][] Before, ModelProto Rewritten) RewriteOnce(TestGraph g, long[] shape, int seed)
+    {
+        var x = Input(shape, seed);
+        var before = Run(g.Model, x, shape, GraphOptimizationLevel.ORT_DISABLE_ALL);
+        var rewritten = g.Model.Clone();
+        Assert.Equal(1, NchwcLayoutRewrite.Apply(rewritten.Graph, 17, _ => null));
+        return (x, before, rewritten);
     }
 
     private static void Attr3x3(out AttributeProto kernel, out AttributeProto pads)

@@ -91,7 +91,8 @@ internal static class ConvComposition
             return null;
         }
 
-        var kernel = ComposedKernel(TensorValues.ToDoubles(w1), TensorValues.ToDoubles(w2), start, inputs1, outputs2, rows, k1, k2, kc);
+        var w1Values = TensorValues.ToDoubles(w1);
+        var kernel = ComposedKernel(w1Values, TensorValues.ToDoubles(w2), start, inputs1, outputs2, rows, k1, k2, kc);
         var composed = new NodeProto { OpType = "Conv", Name = b.UniqueName("n/nchwc/composed/" + second.Name) };
         composed.Input.AddRange([first.Input[0], b.Floats(kernel, [outputs2, inputs1, kc[0], kc[1]], "nchwc/composed_w")]);
         composed.Output.Add(second.Output[0]);
@@ -105,7 +106,7 @@ internal static class ConvComposition
         if (other is not null)
         {
             var perRow = inputs1 * k1[0] * k1[1];
-            var kept = TensorValues.ToDoubles(w1).AsSpan((int)(otherRows.Start * perRow), (int)((otherRows.End - otherRows.Start) * perRow));
+            var kept = w1Values.AsSpan((int)(otherRows.Start * perRow), (int)((otherRows.End - otherRows.Start) * perRow));
             narrowed = first.Clone();
             narrowed.Name = b.UniqueName("n/nchwc/narrowed/" + first.Name);
             narrowed.Input[1] = b.Floats(kept, [otherRows.End - otherRows.Start, inputs1, k1[0], k1[1]], "nchwc/narrowed_w");
@@ -115,13 +116,9 @@ internal static class ConvComposition
         return new Rewrite(second, composed, first, narrowed, [.. removed]);
     }
 
-    /// <summary>The constant float [C_out, C_in, kh, kw] weight of an engine-added plain Conv without bias; else null.</summary>
+    /// <summary>The weight of an engine-added plain Conv without bias; else null.</summary>
     private static TensorProto? Weights(GraphIndex index, NodeProto conv) =>
-        conv.OpType == "Conv" && conv.Name.StartsWith(GraphBuilder.Prefix, StringComparison.Ordinal) && conv.Output.Count == 1
-        && conv.Input.Count >= 2 && (conv.Input.Count == 2 || conv.Input[2].Length == 0) && NodeAttributes.IsPlainConv(conv)
-        && index.Initializer(conv.Input[1]) is { DataType: TensorValues.Float, Dims.Count: 4 } weight
-            ? weight
-            : null;
+        conv.Input.Count == 2 || (conv.Input.Count > 2 && conv.Input[2].Length == 0) ? NodeAttributes.EngineConvWeight(index, conv) : null;
 
     // K[co, ci, t] = Σ_m Σ_{o + d = t} W₂[co, m, o] · W₁[start + m, ci, d], in double, per 2-D offset t.
     private static double[] ComposedKernel(double[] w1, double[] w2, long start, long inputs, long outputs, long rows, long[] k1, long[] k2, long[] kc)

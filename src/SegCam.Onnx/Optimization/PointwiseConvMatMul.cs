@@ -17,9 +17,8 @@ internal static class PointwiseConvMatMul
     /// <summary>The replacement nodes for <paramref name="conv"/>, or null when it is not such a convolution.</summary>
     public static List<NodeProto>? Rewrite(GraphIndex index, GraphBuilder b, NodeProto conv, NchwcPrediction prediction, long block)
     {
-        if (conv.OpType != "Conv" || !conv.Name.StartsWith(GraphBuilder.Prefix, StringComparison.Ordinal) || conv.Output.Count != 1
-            || conv.Input.Count < 2 || index.Initializer(conv.Input[1]) is not { DataType: TensorValues.Float, Dims: [var outputs, var inputs, 1, 1] } weight
-            || outputs % block == 0 || !NodeAttributes.IsPlainConv(conv) || NodeAttributes.Ints(conv, "strides").Any(s => s != 1)
+        if (NodeAttributes.EngineConvWeight(index, conv) is not { Dims: [var outputs, var inputs, 1, 1] } weight
+            || outputs % block == 0 || NodeAttributes.Ints(conv, "strides").Any(s => s != 1)
             || NodeAttributes.Ints(conv, "pads").Any(p => p != 0) || prediction.IsBlocked(conv.Input[0]))
         {
             return null;
